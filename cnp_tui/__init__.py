@@ -1,0 +1,1 @@
+"""cnp: a job scheduler for the Claude Code CLI."""

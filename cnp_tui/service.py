@@ -1,0 +1,362 @@
+"""JobService: the one API that the CLI, the REST API and the dashboard call.
+
+It works on the database, so it serves a client process (``cnp job ...`` while ``cnp --no-ui``
+runs elsewhere) just as well as the engine's own process: the engine notices the commits of
+other processes through ``PRAGMA data_version``; in its own process ``on_change`` wakes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cnp_tui.config import Settings
+from cnp_tui.core.clock import Clock, SystemClock
+from cnp_tui.core.models import (
+    Cooldown,
+    Execution,
+    ExecutionStatus,
+    ExecutionTrigger,
+    Job,
+    JobSpec,
+    JobStatus,
+    Lease,
+    LogLine,
+    Prompt,
+    ScheduleType,
+    slugify,
+)
+from cnp_tui.engine.lease import lease_is_stale
+from cnp_tui.errors import (
+    AmbiguousReferenceError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from cnp_tui.paths import Paths
+from cnp_tui.store.sqlite import SqliteStore
+
+
+def describe_validation_error(exc: ValidationError, what: str) -> str:
+    """One sentence per problem: the field path, what was wrong."""
+    problems = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"] if part != "__root__")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "is not a known field"
+        elif error["type"] == "missing":
+            message = "is required"
+        problems.append(f"{path}: {message}" if path else message)
+    return f"invalid {what}: " + "; ".join(problems)
+
+
+class EngineState(BaseModel):
+    """The engine owning the database, as a client sees it."""
+
+    running: bool
+    owner: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+class Status(BaseModel):
+    """What ``cnp status`` shows."""
+
+    engine: EngineState
+    queued: int
+    running: int
+    cooldown: Cooldown | None
+    cooldown_seconds_left: float | None
+    jobs: dict[str, int]
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class JobService:
+    """Prompts, jobs and executions, as users and scripts see them."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.on_change = on_change
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls, paths: Paths, settings: Settings, *, create: bool = True
+    ) -> AsyncIterator[JobService]:
+        """A service on its own store connection (CLI clients)."""
+        if create:
+            paths.ensure_home()
+        async with SqliteStore(paths.database, create=create) as store:
+            yield cls(store, settings)
+
+    async def _changed(self) -> None:
+        if self.on_change is not None:
+            await self.on_change()
+
+    # --- prompts ---------------------------------------------------------------------------
+
+    async def create_prompt(
+        self, title: str, content: str, *, prompt_id: str | None = None, tags: list[str] | None = None
+    ) -> Prompt:
+        now = self.clock.now()
+        try:
+            prompt = Prompt(
+                id=prompt_id or slugify(title), title=title, content=content, tags=tags or [],
+                created_at=now, updated_at=now,
+            )
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, "prompt")) from None
+        return await self.store.add_prompt(prompt)
+
+    async def get_prompt(self, prompt_id: str) -> Prompt:
+        prompt = await self.store.get_prompt(prompt_id)
+        if prompt is None:
+            raise NotFoundError(
+                f"no prompt with id '{prompt_id}'", hint="list prompts with `cnp prompt list`"
+            )
+        return prompt
+
+    async def list_prompts(self) -> list[Prompt]:
+        return await self.store.list_prompts()
+
+    async def update_prompt(
+        self, prompt_id: str, *, title: str | None = None, content: str | None = None,
+        tags: list[str] | None = None,
+    ) -> Prompt:
+        prompt = await self.get_prompt(prompt_id)
+        changes = {k: v for k, v in (("title", title), ("content", content), ("tags", tags)) if v is not None}
+        try:
+            updated = Prompt.model_validate(
+                {**prompt.model_dump(), **changes, "updated_at": self.clock.now()}
+            )
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, "prompt")) from None
+        await self.store.save_prompt(updated)
+        await self._changed()
+        return updated
+
+    async def delete_prompt(self, prompt_id: str) -> None:
+        await self.store.delete_prompt(prompt_id)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _next_run(self, job: Job, now: datetime) -> datetime | None:
+        trigger = job.schedule.trigger(job.created_at, self.settings.scheduler.timezone)
+        return trigger.next_after(now)
+
+    async def create_job(self, spec: JobSpec | Mapping[str, Any]) -> Job:
+        """Validate and store a new job; its first run is computed from now."""
+        try:
+            if not isinstance(spec, JobSpec):
+                spec = JobSpec.model_validate(spec)
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, "job")) from None
+        await self.get_prompt(spec.prompt_id)
+        now = self.clock.now()
+        job = Job(**spec.model_dump(), created_at=now, updated_at=now)
+        job.next_run_time = self._next_run(job, now)
+        if job.next_run_time is None and job.schedule.type is ScheduleType.ONCE:
+            raise InvalidInputError(
+                f"schedule.expression: {job.schedule.expression} is in the past",
+                hint="a one-shot job needs a future time; to run now use `cnp job execute`",
+            )
+        await self.store.add_job(job)
+        await self._changed()
+        return job
+
+    async def get_job(self, ref: str) -> Job:
+        """Resolve JOB: an id, the exact name or a unique id prefix."""
+        jobs = await self.store.find_jobs(ref)
+        if not jobs:
+            raise NotFoundError(f"no job matches '{ref}'", hint="list jobs with `cnp job list`")
+        if len(jobs) > 1:
+            names = ", ".join(f"{job.id} ({job.name})" for job in jobs[:5])
+            raise AmbiguousReferenceError(
+                f"'{ref}' matches {len(jobs)} jobs: {names}", hint="give more of the id, or the name"
+            )
+        return jobs[0]
+
+    async def list_jobs(self, *, status: JobStatus | None = None, tag: str | None = None) -> list[Job]:
+        return await self.store.list_jobs(status=status, tag=tag)
+
+    async def update_job(self, ref: str, changes: Mapping[str, Any]) -> Job:
+        """Apply ``changes`` (job-file fields, nested sections merged) to a job."""
+        job = await self.get_job(ref)
+        data = _merge(job.spec().model_dump(mode="json"), changes)
+        try:
+            spec = JobSpec.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInputError(describe_validation_error(exc, "job")) from None
+        if spec.prompt_id != job.prompt_id:
+            await self.get_prompt(spec.prompt_id)
+        now = self._after(job.updated_at)
+        updated = job.model_copy(update={**dict(spec), "updated_at": now})
+        if updated.status is JobStatus.ACTIVE and (
+            spec.schedule != job.schedule or job.next_run_time is None
+        ):
+            updated.next_run_time = self._next_run(updated, now)
+        await self.store.save_job(updated)
+        await self._changed()
+        return updated
+
+    def _after(self, previous: datetime) -> datetime:
+        # The engine picks up definitions by updated_at: it must move forward.
+        now = self.clock.now()
+        return now if now > previous else previous + timedelta(microseconds=1)
+
+    async def delete_job(self, ref: str) -> Job:
+        job = await self.get_job(ref)
+        await self.store.delete_job(job.id)
+        await self._changed()
+        return job
+
+    async def pause_job(self, ref: str) -> Job:
+        job = await self.get_job(ref)
+        if job.status is JobStatus.COMPLETED:
+            raise ConflictError(f"job '{job.name}' has completed; there is nothing to pause")
+        job.status = JobStatus.PAUSED
+        job.next_run_time = None
+        job.updated_at = self._after(job.updated_at)
+        await self.store.save_job(job)
+        await self._changed()
+        return job
+
+    async def resume_job(self, ref: str) -> Job:
+        """Resume a paused job; slots missed while paused are not caught up."""
+        job = await self.get_job(ref)
+        if job.status is JobStatus.COMPLETED:
+            raise ConflictError(
+                f"job '{job.name}' has completed (a one-shot that ran)",
+                hint="give it a new time with `cnp job update --at`, or run it with `cnp job execute`",
+            )
+        now = self._after(job.updated_at)
+        job.status = JobStatus.ACTIVE
+        job.updated_at = now
+        job.next_run_time = self._next_run(job, now)
+        await self.store.save_job(job)
+        await self._changed()
+        return job
+
+    # --- executions ------------------------------------------------------------------------
+
+    async def execute_job(self, ref: str) -> Execution:
+        """Queue a manual execution; the engine (or ``execute --wait``) runs it."""
+        job = await self.get_job(ref)
+        now = self.clock.now()
+        execution = Execution(
+            job_id=job.id, trigger=ExecutionTrigger.MANUAL, scheduled_for=now, attempt=1,
+            priority=job.priority, queued_at=now,
+        )
+        for _ in range(100):
+            try:
+                await self.store.add_execution(execution)
+                break
+            except ConflictError:
+                # Two manual runs in the same microsecond: a manual slot is just "now".
+                execution.scheduled_for += timedelta(microseconds=1)
+        await self._changed()
+        return execution
+
+    async def history(self, ref: str | None = None, *, last: int | None = 20,
+                      status: list[ExecutionStatus] | None = None) -> list[Execution]:
+        job_id = (await self.get_job(ref)).id if ref else None
+        return await self.store.list_executions(job_id=job_id, status=status, limit=last)
+
+    async def get_execution(self, ref: str) -> Execution:
+        executions = await self.store.find_executions(ref)
+        if not executions:
+            raise NotFoundError(f"no execution matches '{ref}'",
+                                hint="see executions with `cnp job history JOB`")
+        if len(executions) > 1:
+            raise AmbiguousReferenceError(
+                f"'{ref}' matches {len(executions)} executions", hint="give more of the id"
+            )
+        return executions[0]
+
+    async def logs(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[LogLine]:
+        return await self.store.get_logs(execution_id, after_seq=after_seq, limit=limit)
+
+    async def cancel_execution(self, ref: str) -> str:
+        """Cancel a queued or running execution: 'cancelled' at once, or 'requested' of the engine."""
+        execution = await self.get_execution(ref)
+        if execution.status.finished:
+            raise ConflictError(
+                f"execution {execution.id} has already ended ({execution.status.value})"
+            )
+        if await self.live_engine() is None:
+            if execution.status is ExecutionStatus.QUEUED and await self.store.cancel_queued(
+                execution.id, self.clock.now(), "cancelled before it started"
+            ):
+                return "cancelled"
+            raise ConflictError(
+                f"execution {execution.id} is marked running but no engine is alive",
+                hint="start `cnp --no-ui`: it marks the execution interrupted",
+            )
+        if not await self.store.request_cancel(execution.id):
+            raise ConflictError(f"execution {execution.id} ended before it could be cancelled")
+        await self._changed()
+        return "requested"
+
+    # --- engine state ----------------------------------------------------------------------
+
+    async def live_engine(self) -> Lease | None:
+        lease = await self.store.get_lease()
+        if lease is None or lease_is_stale(
+            lease, self.clock.now(), self.settings.job_engine.heartbeat_interval
+        ):
+            return None
+        return lease
+
+    async def status(self) -> Status:
+        lease = await self.live_engine()
+        counts = await self.store.count_executions()
+        cooldown = await self.store.get_cooldown()
+        now = self.clock.now()
+        if cooldown is not None and not cooldown.active(now):
+            cooldown = None
+        jobs: dict[str, int] = {}
+        for job in await self.store.list_jobs():
+            jobs[job.status.value] = jobs.get(job.status.value, 0) + 1
+        engine = EngineState(running=False)
+        if lease is not None:
+            engine = EngineState(running=True, **lease.model_dump(exclude={"heartbeat_at"}),
+                                 heartbeat_at=lease.heartbeat_at)
+        return Status(
+            engine=engine, queued=counts.get("queued", 0), running=counts.get("running", 0),
+            cooldown=cooldown,
+            cooldown_seconds_left=cooldown.seconds_left(now) if cooldown else None, jobs=jobs,
+        )
+
+    async def active_cooldown(self) -> Cooldown | None:
+        cooldown = await self.store.get_cooldown()
+        return cooldown if cooldown is not None and cooldown.active(self.clock.now()) else None
+
+    async def clear_cooldown(self) -> bool:
+        cleared = await self.store.clear_cooldown()
+        await self._changed()
+        return cleared
