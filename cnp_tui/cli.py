@@ -111,11 +111,11 @@ def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=False)
 
 
-def _when(value: datetime | None, now: datetime | None = None) -> str:
+def _when(value: datetime | None) -> str:
+    """A time in the terminal's local zone, with the zone named."""
     if value is None:
         return "-"
-    local = value.astimezone()
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -179,35 +179,26 @@ def prompt() -> None:
 
 @prompt.command("create")
 @click.argument("title")
-@click.option("--content", required=True, help="The prompt text (use @FILE to read a file, - for stdin).")
+@click.option("--content", help="The prompt text.")
+@click.option("--content-file", type=click.File("r", encoding="utf-8"),
+              help="Read the prompt text from a file (- for stdin).")
 @click.option("--id", "prompt_id", help="Slug id (default: made from the title).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @FORMAT
 @pass_ctx
-def prompt_create(obj: Context, title: str, content: str, prompt_id: str | None,
-                  tags: tuple[str, ...], fmt: str) -> None:
+def prompt_create(obj: Context, title: str, content: str | None, content_file: Any,
+                  prompt_id: str | None, tags: tuple[str, ...], fmt: str) -> None:
     """Create a prompt."""
-    text = _read_content(content)
+    from cnp_tui.errors import InvalidInputError
+
+    if (content is None) == (content_file is None):
+        raise InvalidInputError("give the prompt text with --content TEXT or --content-file PATH")
+    text = content if content is not None else content_file.read()
     created = obj.run(lambda s: s.create_prompt(title, text, prompt_id=prompt_id, tags=list(tags)))
     if fmt == "json":
         _json(_dump(created))
     else:
         click.echo(f"created prompt {created.id}")
-
-
-def _read_content(content: str) -> str:
-    from cnp_tui.errors import InvalidInputError
-
-    if content == "-":
-        return sys.stdin.read()
-    if content.startswith("@"):
-        path = content[1:]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise InvalidInputError(f"--content {content}: cannot read {path}: {exc.strerror}") from None
-    return content
 
 
 @prompt.command("list")
