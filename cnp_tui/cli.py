@@ -90,7 +90,8 @@ class CnpGroup(click.Group):
             click.secho(
                 f"cnp: internal error: {type(exc).__name__}: {exc} "
                 "(this is a bug; run again with CNP_DEBUG=1 for the traceback and report it)",
-                err=True, fg="red",
+                err=True,
+                fg="red",
             )
             sys.exit(70)
 
@@ -98,7 +99,11 @@ class CnpGroup(click.Group):
 pass_ctx = click.make_pass_decorator(Context)
 
 FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
     help="Output format; json is for scripts.",
 )
 
@@ -119,7 +124,9 @@ def _when(value: datetime | None) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(c) for c in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in headers]] + [
+        ["-" if c is None else str(c) for c in row] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for index, row in enumerate(cells):
@@ -134,11 +141,24 @@ def _fields(pairs: Sequence[tuple[str, Any]]) -> None:
         click.echo(f"{key.ljust(width)}  {'-' if value is None else value}")
 
 
-@click.group(cls=CnpGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", envvar="CNP_HOME", type=click.Path(file_okay=False),
-              help="Directory of the database (env CNP_HOME; default: the platform data dir).")
-@click.option("--config", envvar="CNP_CONFIG", type=click.Path(dir_okay=False),
-              help="Config file (env CNP_CONFIG; default: $CNP_HOME/claude-pilot.toml, then the platform config dir).")
+@click.group(
+    cls=CnpGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--home",
+    envvar="CNP_HOME",
+    type=click.Path(file_okay=False),
+    help="Directory of the database (env CNP_HOME; default: the platform data dir).",
+)
+@click.option(
+    "--config",
+    envvar="CNP_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Config file (env CNP_CONFIG; default: $CNP_HOME/claude-pilot.toml, then the "
+    "platform config dir).",
+)
 @click.option("--no-ui", is_flag=True, help="Run the engine headless (systemd, tmux, no TTY).")
 @click.version_option(package_name="cnp-tui", prog_name="cnp")
 @click.pass_context
@@ -156,8 +176,10 @@ def main(ctx: click.Context, home: str | None, config: str | None, no_ui: bool) 
         from cnp_tui.engine.runtime import run_headless
 
         logging.basicConfig(
-            level=logging.INFO, stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S",
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(message)s",
+            datefmt="%Y-%m-%d %H:%M:%S",
         )
         obj: Context = ctx.obj
         sys.exit(_run(run_headless(obj.paths, obj.settings)))
@@ -180,14 +202,24 @@ def prompt() -> None:
 @prompt.command("create")
 @click.argument("title")
 @click.option("--content", help="The prompt text.")
-@click.option("--content-file", type=click.File("r", encoding="utf-8"),
-              help="Read the prompt text from a file (- for stdin).")
+@click.option(
+    "--content-file",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the prompt text from a file (- for stdin).",
+)
 @click.option("--id", "prompt_id", help="Slug id (default: made from the title).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @FORMAT
 @pass_ctx
-def prompt_create(obj: Context, title: str, content: str | None, content_file: Any,
-                  prompt_id: str | None, tags: tuple[str, ...], fmt: str) -> None:
+def prompt_create(
+    obj: Context,
+    title: str,
+    content: str | None,
+    content_file: Any,
+    prompt_id: str | None,
+    tags: tuple[str, ...],
+    fmt: str,
+) -> None:
     """Create a prompt."""
     from cnp_tui.errors import InvalidInputError
 
@@ -213,8 +245,10 @@ def prompt_list(obj: Context, fmt: str) -> None:
     if not prompts:
         click.echo("no prompts yet: create one with `cnp prompt create TITLE --content TEXT`")
         return
-    _table(["ID", "TITLE", "TAGS", "CONTENT"],
-           [[p.id, p.title, ",".join(p.tags), _excerpt(p.content, 50)] for p in prompts])
+    _table(
+        ["ID", "TITLE", "TAGS", "CONTENT"],
+        [[p.id, p.title, ",".join(p.tags), _excerpt(p.content, 50)] for p in prompts],
+    )
 
 
 def _excerpt(text: str | None, width: int) -> str:
@@ -234,8 +268,15 @@ def prompt_show(obj: Context, prompt_id: str, fmt: str) -> None:
     if fmt == "json":
         _json(_dump(found))
         return
-    _fields([("id", found.id), ("title", found.title), ("tags", ", ".join(found.tags)),
-             ("created", _when(found.created_at)), ("updated", _when(found.updated_at))])
+    _fields(
+        [
+            ("id", found.id),
+            ("title", found.title),
+            ("tags", ", ".join(found.tags)),
+            ("created", _when(found.created_at)),
+            ("updated", _when(found.updated_at)),
+        ]
+    )
     click.echo()
     click.echo(found.content)
 
@@ -260,29 +301,51 @@ def job() -> None:
 def _job_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     options = [
         click.option("--prompt-id", required=create, help="Id of the prompt to run."),
-        click.option("--cron", help="Cron expression: 5 fields, or 6 with seconds first; @daily..."),
-        click.option("--tz", help="IANA time zone of the cron expression (default [scheduler] timezone)."),
+        click.option(
+            "--cron", help="Cron expression: 5 fields, or 6 with seconds first; @daily..."
+        ),
+        click.option(
+            "--tz", help="IANA time zone of the cron expression (default [scheduler] timezone)."
+        ),
         click.option("--every", help="Interval, like 30m or 1h30m."),
         click.option("--at", "at_time", help="One-shot time, ISO 8601 (2026-12-01T09:00)."),
         click.option("--priority", type=int, help="1-10; 10 runs first (default 5)."),
         click.option("--timeout", help="Kill the run after this long (e.g. 15m)."),
-        click.option("--max-attempts", type=int, help="Attempts in all, the first included (default 3)."),
-        click.option("--retry-strategy",
-                     type=click.Choice(["fixed", "exponential_backoff", "linear", "custom"]),
-                     help="How retries are spaced (default exponential_backoff)."),
+        click.option(
+            "--max-attempts", type=int, help="Attempts in all, the first included (default 3)."
+        ),
+        click.option(
+            "--retry-strategy",
+            type=click.Choice(["fixed", "exponential_backoff", "linear", "custom"]),
+            help="How retries are spaced (default exponential_backoff).",
+        ),
         click.option("--retry-interval", help="First retry delay (e.g. 1m)."),
         click.option("--workdir", help="Working directory of the claude process."),
-        click.option("--env", "env", multiple=True, help="KEY=VALUE for the claude process (repeatable)."),
+        click.option(
+            "--env", "env", multiple=True, help="KEY=VALUE for the claude process (repeatable)."
+        ),
         click.option("--tag", "tags", multiple=True, help="A tag (repeatable)."),
-        click.option("--catch-up", type=click.Choice(["none", "latest", "all"]),
-                     help="Slots missed while no engine ran: none, latest (default) or all."),
-        click.option("--max-parallel", type=int, help="Executions of this job at once (default 1)."),
+        click.option(
+            "--catch-up",
+            type=click.Choice(["none", "latest", "all"]),
+            help="Slots missed while no engine ran: none, latest (default) or all.",
+        ),
+        click.option(
+            "--max-parallel", type=int, help="Executions of this job at once (default 1)."
+        ),
         click.option("--model", help="claude --model."),
         click.option("--max-turns", type=int, help="claude --max-turns."),
-        click.option("--allowed-tool", "allowed_tools", multiple=True, help="claude --allowedTools entry (repeatable)."),
-        click.option("--permission-mode",
-                     type=click.Choice(["default", "acceptEdits", "plan", "bypassPermissions"]),
-                     help="claude --permission-mode."),
+        click.option(
+            "--allowed-tool",
+            "allowed_tools",
+            multiple=True,
+            help="claude --allowedTools entry (repeatable).",
+        ),
+        click.option(
+            "--permission-mode",
+            type=click.Choice(["default", "acceptEdits", "plan", "bypassPermissions"]),
+            help="claude --permission-mode.",
+        ),
         FORMAT,
     ]
 
@@ -303,12 +366,17 @@ def _job_changes(options: dict[str, Any], *, create: bool) -> dict[str, Any]:
     if len(kinds) > 1:
         raise InvalidInputError("give only one of --cron, --every and --at")
     if create and not kinds:
-        raise InvalidInputError("a job needs a schedule: give --cron EXPR, --every DURATION or --at TIME")
+        raise InvalidInputError(
+            "a job needs a schedule: give --cron EXPR, --every DURATION or --at TIME"
+        )
     if kinds:
         kind = kinds[0]
         schedule_type = {"cron": "cron", "every": "interval", "at_time": "once"}[kind]
-        changes["schedule"] = {"type": schedule_type, "expression": options[kind],
-                               "timezone": options.get("tz")}
+        changes["schedule"] = {
+            "type": schedule_type,
+            "expression": options[kind],
+            "timezone": options.get("tz"),
+        }
     elif options.get("tz"):
         changes["schedule"] = {"timezone": options["tz"]}
     if options.get("prompt_id"):
@@ -364,9 +432,11 @@ def job_create(obj: Context, name: str, fmt: str, **options: Any) -> None:
     if fmt == "json":
         _json(_dump(created))
     else:
-        click.echo(f"created job {created.id} '{created.name}': "
-                   f"{created.schedule.describe(obj.settings.scheduler.timezone)}; "
-                   f"next run {_when(created.next_run_time)}")
+        click.echo(
+            f"created job {created.id} '{created.name}': "
+            f"{created.schedule.describe(obj.settings.scheduler.timezone)}; "
+            f"next run {_when(created.next_run_time)}"
+        )
 
 
 @job.command("update")
@@ -387,11 +457,17 @@ def job_update(obj: Context, job_ref: str, name: str | None, fmt: str, **options
     if fmt == "json":
         _json(_dump(updated))
     else:
-        click.echo(f"updated job {updated.id} '{updated.name}'; next run {_when(updated.next_run_time)}")
+        click.echo(
+            f"updated job {updated.id} '{updated.name}'; next run {_when(updated.next_run_time)}"
+        )
 
 
 @job.command("list")
-@click.option("--status", type=click.Choice(["active", "paused", "completed"]), help="Only jobs in this status.")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "paused", "completed"]),
+    help="Only jobs in this status.",
+)
 @click.option("--tag", help="Only jobs with this tag.")
 @FORMAT
 @pass_ctx
@@ -408,21 +484,32 @@ def job_list(obj: Context, status: str | None, tag: str | None, fmt: str) -> Non
         click.echo(TypeAdapter(list[Job]).dump_json(jobs, indent=2).decode())
         return
     if not jobs:
-        click.echo("no jobs" + (" match" if status or tag else " yet: create one with `cnp job create`"))
+        click.echo(
+            "no jobs" + (" match" if status or tag else " yet: create one with `cnp job create`")
+        )
         return
     _table(
         ["ID", "NAME", "STATUS", "PRI", "SCHEDULE", "NEXT RUN", "LAST", "RUNS", "OK%", "TAGS"],
         [
-            [j.id, j.name, j.status.value, j.priority, _schedule_text(j), _when(j.next_run_time),
-             j.last_status.value if j.last_status else None, j.execution_count,
-             None if j.success_rate is None else f"{100 * j.success_rate:.0f}", ",".join(j.tags)]
+            [
+                j.id,
+                j.name,
+                j.status.value,
+                j.priority,
+                _schedule_text(j),
+                _when(j.next_run_time),
+                j.last_status.value if j.last_status else None,
+                j.execution_count,
+                None if j.success_rate is None else f"{100 * j.success_rate:.0f}",
+                ",".join(j.tags),
+            ]
             for j in jobs
         ],
     )
 
 
 def _schedule_text(job: Job) -> str:
-    text = job.schedule.expression if job.schedule.type.value != "interval" else job.schedule.expression
+    text = job.schedule.expression
     if job.schedule.timezone:
         text += f" ({job.schedule.timezone})"
     return text
@@ -442,28 +529,54 @@ def job_show(obj: Context, job_ref: str, fmt: str) -> None:
 
     tz = obj.settings.scheduler.timezone
     trigger = found.schedule.trigger(found.created_at, tz)
-    upcoming = next_fire_times(trigger, datetime.now(UTC), 3) if found.status.value == "active" else []
+    upcoming = (
+        next_fire_times(trigger, datetime.now(UTC), 3) if found.status.value == "active" else []
+    )
     options = found.execution_options
     retry = found.retry_config
-    _fields([
-        ("id", found.id), ("name", found.name), ("status", found.status.value),
-        ("prompt", found.prompt_id), ("priority", found.priority),
-        ("schedule", f"{found.schedule.type.value} {found.schedule.expression!r}: "
-                     f"{found.schedule.describe(tz)}"),
-        ("next runs", ", ".join(_when(t) for t in upcoming) or "-"),
-        ("catch-up", found.catch_up.value),
-        ("timeout", options.timeout_seconds and f"{options.timeout_seconds:g}s"),
-        ("max parallel", options.max_parallel), ("workdir", options.working_directory),
-        ("retry", f"{retry.max_attempts} attempts, {retry.strategy.value}, "
-                  f"first delay {retry.initial_interval:g}s"),
-        ("tags", ", ".join(found.tags)),
-        ("runs", f"{found.execution_count} ({found.failure_count} failed)"),
-        ("success rate", None if found.success_rate is None else f"{100 * found.success_rate:.1f}%"),
-        ("avg duration", None if found.avg_execution_time_ms is None
-         else f"{found.avg_execution_time_ms / 1000:.1f}s"),
-        ("last run", f"{_when(found.last_run_time)} {found.last_status.value if found.last_status else ''}"),
-        ("created", _when(found.created_at)), ("updated", _when(found.updated_at)),
-    ])
+    _fields(
+        [
+            ("id", found.id),
+            ("name", found.name),
+            ("status", found.status.value),
+            ("prompt", found.prompt_id),
+            ("priority", found.priority),
+            (
+                "schedule",
+                f"{found.schedule.type.value} {found.schedule.expression!r}: "
+                f"{found.schedule.describe(tz)}",
+            ),
+            ("next runs", ", ".join(_when(t) for t in upcoming) or "-"),
+            ("catch-up", found.catch_up.value),
+            ("timeout", options.timeout_seconds and f"{options.timeout_seconds:g}s"),
+            ("max parallel", options.max_parallel),
+            ("workdir", options.working_directory),
+            (
+                "retry",
+                f"{retry.max_attempts} attempts, {retry.strategy.value}, "
+                f"first delay {retry.initial_interval:g}s",
+            ),
+            ("tags", ", ".join(found.tags)),
+            ("runs", f"{found.execution_count} ({found.failure_count} failed)"),
+            (
+                "success rate",
+                None if found.success_rate is None else f"{100 * found.success_rate:.1f}%",
+            ),
+            (
+                "avg duration",
+                None
+                if found.avg_execution_time_ms is None
+                else f"{found.avg_execution_time_ms / 1000:.1f}s",
+            ),
+            (
+                "last run",
+                f"{_when(found.last_run_time)} "
+                f"{found.last_status.value if found.last_status else ''}",
+            ),
+            ("created", _when(found.created_at)),
+            ("updated", _when(found.updated_at)),
+        ]
+    )
 
 
 @job.command("delete")
@@ -477,7 +590,9 @@ def job_delete(obj: Context, job_ref: str, yes: bool) -> None:
         if not sys.stdin.isatty():
             from cnp_tui.errors import InvalidInputError
 
-            raise InvalidInputError(f"refusing to delete job '{found.name}' without --yes (no terminal to ask)")
+            raise InvalidInputError(
+                f"refusing to delete job '{found.name}' without --yes (no terminal to ask)"
+            )
         click.confirm(f"Delete job '{found.name}' ({found.id}) and its history?", abort=True)
     obj.run(lambda s: s.delete_job(found.id), create=False)
     click.echo(f"deleted job {found.id} '{found.name}'")
@@ -498,12 +613,16 @@ def job_pause(obj: Context, job_ref: str) -> None:
 def job_resume(obj: Context, job_ref: str) -> None:
     """Schedule a paused job again (missed slots are not caught up)."""
     resumed: Job = obj.run(lambda s: s.resume_job(job_ref), create=False)
-    click.echo(f"resumed job {resumed.id} '{resumed.name}'; next run {_when(resumed.next_run_time)}")
+    click.echo(
+        f"resumed job {resumed.id} '{resumed.name}'; next run {_when(resumed.next_run_time)}"
+    )
 
 
 @job.command("execute")
 @click.argument("job_ref", metavar="JOB")
-@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only on success (75: usage limit).")
+@click.option(
+    "--wait", is_flag=True, help="Follow the log; exit 0 only on success (75: usage limit)."
+)
 @FORMAT
 @pass_ctx
 def job_execute(obj: Context, job_ref: str, wait: bool, fmt: str) -> None:
@@ -515,7 +634,10 @@ def job_execute(obj: Context, job_ref: str, wait: bool, fmt: str) -> None:
         if fmt == "json":
             _json(_dump(execution))
         else:
-            click.echo(f"queued execution {execution.id}; follow it with `cnp execution logs {execution.id} --follow`")
+            click.echo(
+                f"queued execution {execution.id}; follow it with "
+                f"`cnp execution logs {execution.id} --follow`"
+            )
         return
     final = _run(execute_and_wait(obj.paths, obj.settings, job_ref, echo=fmt != "json"))
     if fmt == "json":
@@ -534,7 +656,9 @@ def _exit_code(execution: Execution) -> int:
 
 @job.command("history")
 @click.argument("job_ref", metavar="JOB")
-@click.option("--last", type=click.IntRange(min=1), default=10, show_default=True, help="How many executions.")
+@click.option(
+    "--last", type=click.IntRange(min=1), default=10, show_default=True, help="How many executions."
+)
 @FORMAT
 @pass_ctx
 def job_history(obj: Context, job_ref: str, last: int, fmt: str) -> None:
@@ -553,9 +677,16 @@ def _executions_table(executions: Sequence[Execution]) -> None:
     _table(
         ["ID", "STATUS", "TRIGGER", "TRY", "STARTED", "DURATION", "COST", "ERROR"],
         [
-            [e.id, e.status.value, e.trigger.value, e.attempt, _when(e.started_at),
-             None if e.execution_time_ms is None else f"{e.execution_time_ms / 1000:.1f}s",
-             None if e.cost_usd is None else f"${e.cost_usd:.4f}", _excerpt(e.error, 60)]
+            [
+                e.id,
+                e.status.value,
+                e.trigger.value,
+                e.attempt,
+                _when(e.started_at),
+                None if e.execution_time_ms is None else f"{e.execution_time_ms / 1000:.1f}s",
+                None if e.cost_usd is None else f"${e.cost_usd:.4f}",
+                _excerpt(e.error, 60),
+            ]
             for e in executions
         ],
     )
@@ -563,7 +694,9 @@ def _executions_table(executions: Sequence[Execution]) -> None:
 
 @job.command("monitor")
 @click.argument("job_ref", metavar="JOB")
-@click.option("--follow", "-f", is_flag=True, help="Keep watching: new executions and their logs as they run.")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep watching: new executions and their logs as they run."
+)
 @pass_ctx
 def job_monitor(obj: Context, job_ref: str, follow: bool) -> None:
     """A job's status and latest log in the plain terminal."""
@@ -592,22 +725,47 @@ def execution_show(obj: Context, execution_ref: str, fmt: str) -> None:
         return
     usage = found.usage
     resources = found.resource_usage
-    _fields([
-        ("id", found.id), ("job", found.job_id), ("status", found.status.value),
-        ("trigger", found.trigger.value), ("attempt", found.attempt),
-        ("scheduled for", _when(found.scheduled_for)), ("started", _when(found.started_at)),
-        ("completed", _when(found.completed_at)),
-        ("duration", None if found.execution_time_ms is None else f"{found.execution_time_ms / 1000:.2f}s"),
-        ("exit code", found.exit_code), ("session", found.session_id),
-        ("cost", None if found.cost_usd is None else f"${found.cost_usd:.4f}"),
-        ("tokens", usage and f"{usage.input_tokens} in, {usage.output_tokens} out, "
-                             f"{usage.cache_read_input_tokens} cache read"),
-        ("turns", found.num_turns),
-        ("resources", resources and f"peak {resources.peak_rss_mb} MB, "
-                                    f"{resources.cpu_seconds} CPU s, avg {resources.avg_cpu_percent}%"),
-        ("retry of", found.retry_of), ("error", found.error),
-        ("log", f"{found.log_lines} lines" + (f" ({found.log_dropped} dropped)" if found.log_dropped else "")),
-    ])
+    _fields(
+        [
+            ("id", found.id),
+            ("job", found.job_id),
+            ("status", found.status.value),
+            ("trigger", found.trigger.value),
+            ("attempt", found.attempt),
+            ("scheduled for", _when(found.scheduled_for)),
+            ("started", _when(found.started_at)),
+            ("completed", _when(found.completed_at)),
+            (
+                "duration",
+                None
+                if found.execution_time_ms is None
+                else f"{found.execution_time_ms / 1000:.2f}s",
+            ),
+            ("exit code", found.exit_code),
+            ("session", found.session_id),
+            ("cost", None if found.cost_usd is None else f"${found.cost_usd:.4f}"),
+            (
+                "tokens",
+                usage
+                and f"{usage.input_tokens} in, {usage.output_tokens} out, "
+                f"{usage.cache_read_input_tokens} cache read",
+            ),
+            ("turns", found.num_turns),
+            (
+                "resources",
+                resources
+                and f"peak {resources.peak_rss_mb} MB, "
+                f"{resources.cpu_seconds} CPU s, avg {resources.avg_cpu_percent}%",
+            ),
+            ("retry of", found.retry_of),
+            ("error", found.error),
+            (
+                "log",
+                f"{found.log_lines} lines"
+                + (f" ({found.log_dropped} dropped)" if found.log_dropped else ""),
+            ),
+        ]
+    )
     if found.output:
         click.echo()
         click.echo(found.output)
@@ -649,14 +807,27 @@ def status_command(obj: Context, fmt: str) -> None:
         _json(_dump(state))
         return
     engine = state.engine
-    _fields([
-        ("engine", f"running, pid {engine.pid} on {engine.host} since {_when(engine.started_at)}"
-                   if engine.running else "not running (start it with `cnp --no-ui`)"),
-        ("jobs", ", ".join(f"{n} {s}" for s, n in sorted(state.jobs.items())) or "none"),
-        ("queued", state.queued), ("running", state.running),
-        ("cooldown", f"until {_when(state.cooldown.until)} ({_countdown(state.cooldown_seconds_left)} left): "
-                     f"{_excerpt(state.cooldown.reason, 80)}" if state.cooldown else "none"),
-    ])
+    _fields(
+        [
+            (
+                "engine",
+                f"running, pid {engine.pid} on {engine.host} since {_when(engine.started_at)}"
+                if engine.running
+                else "not running (start it with `cnp --no-ui`)",
+            ),
+            ("jobs", ", ".join(f"{n} {s}" for s, n in sorted(state.jobs.items())) or "none"),
+            ("queued", state.queued),
+            ("running", state.running),
+            (
+                "cooldown",
+                f"until {_when(state.cooldown.until)} "
+                f"({_countdown(state.cooldown_seconds_left)} left): "
+                f"{_excerpt(state.cooldown.reason, 80)}"
+                if state.cooldown
+                else "none",
+            ),
+        ]
+    )
 
 
 def _countdown(seconds: float | None) -> str:
@@ -685,18 +856,32 @@ def cooldown_command(obj: Context, clear: bool, fmt: str) -> None:
         click.echo("no cooldown: executions start as scheduled")
     else:
         left = (active.until - datetime.now(UTC)).total_seconds()
-        click.echo(f"cooldown until {_when(active.until)} ({_countdown(left)} left): {active.reason}")
+        click.echo(
+            f"cooldown until {_when(active.until)} ({_countdown(left)} left): {active.reason}"
+        )
 
 
 def format_log_line(line: LogLine, *, color: bool) -> str:
     """One log line for a terminal: time, a marker for the stream, the text."""
-    marks = {"tool": "→ ", "tool_result": "  ", "stderr": "! ", "engine": "# ", "system": "· ",
-             "result": "= "}
+    marks = {
+        "tool": "→ ",
+        "tool_result": "  ",
+        "stderr": "! ",
+        "engine": "# ",
+        "system": "· ",
+        "result": "= ",
+    }
     text = f"{line.ts.astimezone():%H:%M:%S} {marks.get(line.stream, '')}{line.text}"
     if not color:
         return text
-    colors = {"tool": "cyan", "stderr": "red", "engine": "yellow", "system": "bright_black",
-              "result": "green", "tool_result": "bright_black"}
+    colors = {
+        "tool": "cyan",
+        "stderr": "red",
+        "engine": "yellow",
+        "system": "bright_black",
+        "result": "green",
+        "tool_result": "bright_black",
+    }
     return click.style(text, fg=colors.get(line.stream))
 
 

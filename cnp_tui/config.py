@@ -62,7 +62,7 @@ class SchedulerConfig(Section):
 
 class ExecutorConfig(Section):
     claude_cli_path: str = "claude"
-    """The claude executable, split like a shell would (e.g. `npx @anthropic-ai/claude-code@latest`)."""
+    """The claude executable, split like a shell would (`npx @anthropic-ai/claude-code@latest`)."""
     default_timeout: Duration = Field(default=900.0, gt=0)
     """Timeout of executions whose job sets none."""
     shutdown_grace: Duration = Field(default=30.0, ge=0)
@@ -149,9 +149,7 @@ def _describe(error: ValidationError, text: str, source: str) -> str:
     return "; ".join(problems)
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the config file (if any) and apply environment overrides; raise ConfigError."""
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = {}

@@ -32,7 +32,11 @@ def _echo_lines(lines: list[LogLine] | tuple[LogLine, ...]) -> None:
 
 
 def _summary(execution: Execution) -> str:
-    seconds = "" if execution.execution_time_ms is None else f" in {execution.execution_time_ms / 1000:.1f}s"
+    seconds = (
+        ""
+        if execution.execution_time_ms is None
+        else f" in {execution.execution_time_ms / 1000:.1f}s"
+    )
     cost = "" if execution.cost_usd is None else f" (${execution.cost_usd:.4f})"
     if execution.status is ExecutionStatus.COMPLETED:
         return f"execution {execution.id} completed{seconds}{cost}"
@@ -42,12 +46,16 @@ def _summary(execution: Execution) -> str:
 
 
 def _requeued_for_cooldown(execution: Execution) -> bool:
-    return execution.status is ExecutionStatus.QUEUED and bool(execution.error) and (
-        execution.error or ""
-    ).startswith("usage limit")
+    return (
+        execution.status is ExecutionStatus.QUEUED
+        and bool(execution.error)
+        and (execution.error or "").startswith("usage limit")
+    )
 
 
-async def follow_execution(service: JobService, execution_id: str, *, echo: bool = True) -> Execution:
+async def follow_execution(
+    service: JobService, execution_id: str, *, echo: bool = True
+) -> Execution:
     """Print the log as it grows; return the execution once it ends (or waits for a reset)."""
     seq = 0
     version = -1
@@ -69,7 +77,9 @@ async def follow_execution(service: JobService, execution_id: str, *, echo: bool
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def execute_and_wait(paths: Paths, settings: Settings, ref: str, *, echo: bool = True) -> Execution:
+async def execute_and_wait(
+    paths: Paths, settings: Settings, ref: str, *, echo: bool = True
+) -> Execution:
     """``cnp job execute JOB --wait``: through the engine if one runs, else in this process."""
     async with JobService.open(paths, settings, create=False) as service:
         job = await service.get_job(ref)
@@ -93,8 +103,11 @@ async def execute_and_wait(paths: Paths, settings: Settings, ref: str, *, echo: 
                 return final
             lease = await service.live_engine()
         if lease is not None:
-            _say(echo, f"queued execution {execution.id}; the engine (pid {lease.pid} on "
-                       f"{lease.host}) runs it")
+            _say(
+                echo,
+                f"queued execution {execution.id}; the engine (pid {lease.pid} on "
+                f"{lease.host}) runs it",
+            )
         final = await follow_execution(service, execution.id, echo=echo)
         _say(echo, _summary(final))
         return final
@@ -134,7 +147,9 @@ async def print_logs(paths: Paths, settings: Settings, ref: str, *, follow: bool
         lines = await service.logs(execution.id)
         _echo_lines(lines)
         if not lines:
-            click.echo(f"execution {execution.id} has no log lines ({execution.status.value})", err=True)
+            click.echo(
+                f"execution {execution.id} has no log lines ({execution.status.value})", err=True
+            )
 
 
 async def monitor_job(paths: Paths, settings: Settings, ref: str, *, follow: bool) -> None:
@@ -147,17 +162,25 @@ async def monitor_job(paths: Paths, settings: Settings, ref: str, *, follow: boo
             job = await service.get_job(job.id)
             executions = await service.history(job.id, last=5)
             if first:
-                next_run = job.next_run_time.astimezone().strftime("%Y-%m-%d %H:%M:%S") if job.next_run_time else "-"
-                click.echo(f"job {job.name} ({job.id}): {job.status.value}, next run {next_run}, "
-                           f"{job.execution_count} runs, {job.failure_count} failed")
+                next_run = (
+                    job.next_run_time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                    if job.next_run_time
+                    else "-"
+                )
+                click.echo(
+                    f"job {job.name} ({job.id}): {job.status.value}, next run {next_run}, "
+                    f"{job.execution_count} runs, {job.failure_count} failed"
+                )
             fresh = [e for e in reversed(executions) if e.id not in seen]
             if first:
                 fresh = fresh[-1:]  # show only the latest execution at start
                 seen.update(e.id for e in executions)
             for execution in fresh:
                 seen.add(execution.id)
-                click.echo(f"--- execution {execution.id} ({execution.trigger.value}, attempt "
-                           f"{execution.attempt}): {execution.status.value}")
+                click.echo(
+                    f"--- execution {execution.id} ({execution.trigger.value}, attempt "
+                    f"{execution.attempt}): {execution.status.value}"
+                )
                 if execution.status.finished or not follow:
                     _echo_lines(await service.logs(execution.id))
                     if execution.status.finished:

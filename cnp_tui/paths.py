@@ -1,4 +1,4 @@
-"""Where cnp keeps its files (platformdirs); directories are created on first use, never at import."""
+"""Where cnp keeps its files (platformdirs); directories are made on first use, not at import."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
-def resolve_paths(home: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None) -> Paths:
+def resolve_paths(
+    home: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None
+) -> Paths:
     """Apply the lookup order: flags, then ``CNP_HOME`` / ``CNP_CONFIG``, then platform dirs.
 
     The config file is the first of ``--config``, ``$CNP_CONFIG``, ``$HOME_DIR/claude-pilot.toml``

@@ -121,13 +121,22 @@ class JobService:
     # --- prompts ---------------------------------------------------------------------------
 
     async def create_prompt(
-        self, title: str, content: str, *, prompt_id: str | None = None, tags: list[str] | None = None
+        self,
+        title: str,
+        content: str,
+        *,
+        prompt_id: str | None = None,
+        tags: list[str] | None = None,
     ) -> Prompt:
         now = self.clock.now()
         try:
             prompt = Prompt(
-                id=prompt_id or slugify(title), title=title, content=content, tags=tags or [],
-                created_at=now, updated_at=now,
+                id=prompt_id or slugify(title),
+                title=title,
+                content=content,
+                tags=tags or [],
+                created_at=now,
+                updated_at=now,
             )
         except ValidationError as exc:
             raise InvalidInputError(describe_validation_error(exc, "prompt")) from None
@@ -145,11 +154,19 @@ class JobService:
         return await self.store.list_prompts()
 
     async def update_prompt(
-        self, prompt_id: str, *, title: str | None = None, content: str | None = None,
+        self,
+        prompt_id: str,
+        *,
+        title: str | None = None,
+        content: str | None = None,
         tags: list[str] | None = None,
     ) -> Prompt:
         prompt = await self.get_prompt(prompt_id)
-        changes = {k: v for k, v in (("title", title), ("content", content), ("tags", tags)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (("title", title), ("content", content), ("tags", tags))
+            if v is not None
+        }
         try:
             updated = Prompt.model_validate(
                 {**prompt.model_dump(), **changes, "updated_at": self.clock.now()}
@@ -197,11 +214,14 @@ class JobService:
         if len(jobs) > 1:
             names = ", ".join(f"{job.id} ({job.name})" for job in jobs[:5])
             raise AmbiguousReferenceError(
-                f"'{ref}' matches {len(jobs)} jobs: {names}", hint="give more of the id, or the name"
+                f"'{ref}' matches {len(jobs)} jobs: {names}",
+                hint="give more of the id, or the name",
             )
         return jobs[0]
 
-    async def list_jobs(self, *, status: JobStatus | None = None, tag: str | None = None) -> list[Job]:
+    async def list_jobs(
+        self, *, status: JobStatus | None = None, tag: str | None = None
+    ) -> list[Job]:
         return await self.store.list_jobs(status=status, tag=tag)
 
     async def update_job(self, ref: str, changes: Mapping[str, Any]) -> Job:
@@ -252,7 +272,8 @@ class JobService:
         if job.status is JobStatus.COMPLETED:
             raise ConflictError(
                 f"job '{job.name}' has completed (a one-shot that ran)",
-                hint="give it a new time with `cnp job update --at`, or run it with `cnp job execute`",
+                hint="give it a new time with `cnp job update --at`, or run it with "
+                "`cnp job execute`",
             )
         now = self._after(job.updated_at)
         job.status = JobStatus.ACTIVE
@@ -269,8 +290,12 @@ class JobService:
         job = await self.get_job(ref)
         now = self.clock.now()
         execution = Execution(
-            job_id=job.id, trigger=ExecutionTrigger.MANUAL, scheduled_for=now, attempt=1,
-            priority=job.priority, queued_at=now,
+            job_id=job.id,
+            trigger=ExecutionTrigger.MANUAL,
+            scheduled_for=now,
+            attempt=1,
+            priority=job.priority,
+            queued_at=now,
         )
         for _ in range(100):
             try:
@@ -282,27 +307,35 @@ class JobService:
         await self._changed()
         return execution
 
-    async def history(self, ref: str | None = None, *, last: int | None = 20,
-                      status: list[ExecutionStatus] | None = None) -> list[Execution]:
+    async def history(
+        self,
+        ref: str | None = None,
+        *,
+        last: int | None = 20,
+        status: list[ExecutionStatus] | None = None,
+    ) -> list[Execution]:
         job_id = (await self.get_job(ref)).id if ref else None
         return await self.store.list_executions(job_id=job_id, status=status, limit=last)
 
     async def get_execution(self, ref: str) -> Execution:
         executions = await self.store.find_executions(ref)
         if not executions:
-            raise NotFoundError(f"no execution matches '{ref}'",
-                                hint="see executions with `cnp job history JOB`")
+            raise NotFoundError(
+                f"no execution matches '{ref}'", hint="see executions with `cnp job history JOB`"
+            )
         if len(executions) > 1:
             raise AmbiguousReferenceError(
                 f"'{ref}' matches {len(executions)} executions", hint="give more of the id"
             )
         return executions[0]
 
-    async def logs(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[LogLine]:
+    async def logs(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[LogLine]:
         return await self.store.get_logs(execution_id, after_seq=after_seq, limit=limit)
 
     async def cancel_execution(self, ref: str) -> str:
-        """Cancel a queued or running execution: 'cancelled' at once, or 'requested' of the engine."""
+        """Cancel a queued or running execution: 'cancelled' now, or 'requested' of the engine."""
         execution = await self.get_execution(ref)
         if execution.status.finished:
             raise ConflictError(
@@ -344,12 +377,18 @@ class JobService:
             jobs[job.status.value] = jobs.get(job.status.value, 0) + 1
         engine = EngineState(running=False)
         if lease is not None:
-            engine = EngineState(running=True, **lease.model_dump(exclude={"heartbeat_at"}),
-                                 heartbeat_at=lease.heartbeat_at)
+            engine = EngineState(
+                running=True,
+                **lease.model_dump(exclude={"heartbeat_at"}),
+                heartbeat_at=lease.heartbeat_at,
+            )
         return Status(
-            engine=engine, queued=counts.get("queued", 0), running=counts.get("running", 0),
+            engine=engine,
+            queued=counts.get("queued", 0),
+            running=counts.get("running", 0),
             cooldown=cooldown,
-            cooldown_seconds_left=cooldown.seconds_left(now) if cooldown else None, jobs=jobs,
+            cooldown_seconds_left=cooldown.seconds_left(now) if cooldown else None,
+            jobs=jobs,
         )
 
     async def active_cooldown(self) -> Cooldown | None:

@@ -76,8 +76,12 @@ class Recorder:
         return [event for event in self.events if isinstance(event, kind)]
 
     async def wait_for(
-        self, kind: type[E], predicate: Callable[[E], bool] = lambda _: True, *,
-        count: int = 1, timeout: float = 20.0,
+        self,
+        kind: type[E],
+        predicate: Callable[[E], bool] = lambda _: True,
+        *,
+        count: int = 1,
+        within: float = 20.0,
     ) -> list[E]:
         async def matching() -> list[E]:
             while True:
@@ -87,7 +91,7 @@ class Recorder:
                 self._changed.clear()
                 await self._changed.wait()
 
-        return await asyncio.wait_for(matching(), timeout)
+        return await asyncio.wait_for(matching(), within)
 
 
 @pytest.fixture
@@ -98,7 +102,11 @@ async def client(paths: Paths, settings: Settings, clock: ManualClock) -> AsyncI
 
 
 async def add_job(
-    service: JobService, name: str, prompt_text: str, *, schedule: dict[str, Any] | None = None,
+    service: JobService,
+    name: str,
+    prompt_text: str,
+    *,
+    schedule: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Any:
     """Create a prompt (id = name) and a job that runs it."""

@@ -69,7 +69,9 @@ class CnpModel(BaseModel):
 class Prompt(CnpModel):
     """A reusable prompt text."""
 
-    id: str = Field(description="Slug like `code-quality-check`; generated from the title if omitted.")
+    id: str = Field(
+        description="Slug like `code-quality-check`; generated from the title if omitted."
+    )
     title: str = Field(min_length=1, description="Human title.")
     content: str = Field(min_length=1, description="The prompt text given to `claude -p`.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
@@ -81,8 +83,8 @@ class Prompt(CnpModel):
     def _check_slug(cls, value: str) -> str:
         if not _SLUG.match(value):
             raise ValueError(
-                f"'{value}' is not a valid prompt id: use lowercase letters, digits, '-', '_' or '.',"
-                " starting with a letter or digit (like code-quality-check)"
+                f"'{value}' is not a valid prompt id: use lowercase letters, digits, '-', '_'"
+                " or '.', starting with a letter or digit (like code-quality-check)"
             )
         return value
 
@@ -150,20 +152,32 @@ class RetryStrategy(StrEnum):
 class RetryConfig(CnpModel):
     """How failed attempts are retried. Each attempt is its own execution."""
 
-    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts in all, the first included.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Attempts in all, the first included."
+    )
     strategy: RetryStrategy = Field(default=RetryStrategy.EXPONENTIAL_BACKOFF)
-    initial_interval: Duration = Field(default=60.0, ge=0, description="First delay (seconds or `1m`).")
-    max_interval: Duration = Field(default=3600.0, ge=0, description="Cap on any delay; 0 = no cap.")
-    multiplier: float = Field(default=2.0, ge=1.0, description="Growth factor for exponential_backoff.")
+    initial_interval: Duration = Field(
+        default=60.0, ge=0, description="First delay (seconds or `1m`)."
+    )
+    max_interval: Duration = Field(
+        default=3600.0, ge=0, description="Cap on any delay; 0 = no cap."
+    )
+    multiplier: float = Field(
+        default=2.0, ge=1.0, description="Growth factor for exponential_backoff."
+    )
     delays: list[Duration] = Field(
         default_factory=list, description="Delays for the custom strategy; the last repeats."
     )
-    jitter: float = Field(default=0.0, ge=0.0, le=1.0, description="Random spread, a fraction (0.1 = ±10%).")
+    jitter: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Random spread, a fraction (0.1 = ±10%)."
+    )
 
     @model_validator(mode="after")
     def _custom_needs_delays(self) -> RetryConfig:
         if self.strategy is RetryStrategy.CUSTOM and not self.delays:
-            raise ValueError("the custom retry strategy needs a list of delays, e.g. delays: [30s, 5m, 30m]")
+            raise ValueError(
+                "the custom retry strategy needs a list of delays, e.g. delays: [30s, 5m, 30m]"
+            )
         return self
 
 
@@ -195,18 +209,26 @@ class ExecutionOptions(CnpModel):
     """How one execution of the job runs."""
 
     timeout_seconds: Duration | None = Field(
-        default=None, gt=0, description="Kill the run after this long; default [executor] default_timeout."
+        default=None,
+        gt=0,
+        description="Kill the run after this long; default [executor] default_timeout.",
     )
-    max_parallel: int = Field(default=1, ge=1, le=1000, description="Executions of this job at once.")
+    max_parallel: int = Field(
+        default=1, ge=1, le=1000, description="Executions of this job at once."
+    )
     working_directory: str | None = Field(default=None, description="cwd of the claude process.")
-    environment: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables."
+    )
     claude: ClaudeOptions = Field(default_factory=ClaudeOptions)
 
 
 class ResourceLimits(CnpModel):
     """Limits on the whole process tree of one execution."""
 
-    max_memory_mb: float | None = Field(default=None, gt=0, description="RSS over this ends the run.")
+    max_memory_mb: float | None = Field(
+        default=None, gt=0, description="RSS over this ends the run."
+    )
     max_cpu_percent: float | None = Field(default=None, gt=0, description="Over this is logged.")
 
 

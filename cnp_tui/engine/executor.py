@@ -67,7 +67,9 @@ class RunResult:
 @dataclass
 class _Run:
     execution: Execution
-    stop: asyncio.Future[StopReason] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    stop: asyncio.Future[StopReason] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     stop_detail: str = ""
 
 
@@ -127,15 +129,19 @@ class Executor:
 
     async def _run(self, run: _Run, job: Job, prompt: Prompt) -> RunResult:
         execution = run.execution
-        logs = _LogWriter(execution, self.clock, self._append_logs, self.bus,
-                          self.settings.executor.max_log_lines)
+        logs = _LogWriter(
+            execution, self.clock, self._append_logs, self.bus, self.settings.executor.max_log_lines
+        )
         started = time.monotonic()  # real elapsed time, whatever clock drives the schedule
         options = job.execution_options
         try:
             argv = claude.build_argv(
-                self.executable(), prompt.content,
+                self.executable(),
+                prompt.content,
                 **options.claude.model_dump(exclude={"extra_args", "permission_mode"}),
-                permission_mode=options.claude.permission_mode.value if options.claude.permission_mode else None,
+                permission_mode=options.claude.permission_mode.value
+                if options.claude.permission_mode
+                else None,
                 extra_args=options.claude.extra_args,
             )
             cwd = _working_directory(options.working_directory)
@@ -144,13 +150,19 @@ class Executor:
         env = {**os.environ, **options.environment}
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                start_new_session=True, limit=LINE_LIMIT,
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                limit=LINE_LIMIT,
             )
         except OSError as exc:
             return self._fail_at_once(
-                execution, logs,
+                execution,
+                logs,
                 f"could not start {argv[0]}: {exc.strerror or exc}; check executor.claude_cli_path",
             )
         execution.pid = process.pid
@@ -161,8 +173,9 @@ class Executor:
             asyncio.create_task(self._read(process.stdout, parser.feed_stdout, logs)),
             asyncio.create_task(self._read(process.stderr, parser.feed_stderr, logs)),
         ]
-        sampler = _Sampler(process.pid, job.resource_limits.max_memory_mb,
-                           job.resource_limits.max_cpu_percent)
+        sampler = _Sampler(
+            process.pid, job.resource_limits.max_memory_mb, job.resource_limits.max_cpu_percent
+        )
         sampling = asyncio.create_task(self._sample(run, sampler, logs))
         timeout = options.timeout_seconds or self.settings.executor.default_timeout
         timer = asyncio.create_task(self.clock.sleep(timeout))
@@ -214,7 +227,9 @@ class Executor:
         usage_limit = None
         if reason is StopReason.TIMEOUT:
             execution.status = ExecutionStatus.TIMED_OUT
-            execution.error = f"{run.stop_detail}; raise execution.timeout_seconds if the job needs longer"
+            execution.error = (
+                f"{run.stop_detail}; raise execution.timeout_seconds if the job needs longer"
+            )
         elif reason is StopReason.CANCEL:
             execution.status = ExecutionStatus.CANCELLED
             execution.error = run.stop_detail or "cancelled"
@@ -249,7 +264,9 @@ class Executor:
         return RunResult(execution, retryable=False)
 
     async def _read(
-        self, stream: asyncio.StreamReader | None, feed: Callable[[str], list[claude.LogEntry]],
+        self,
+        stream: asyncio.StreamReader | None,
+        feed: Callable[[str], list[claude.LogEntry]],
         logs: _LogWriter,
     ) -> None:
         assert stream is not None
@@ -280,7 +297,9 @@ class Executor:
                 logs.engine(warning)
             await asyncio.sleep(interval)
 
-    async def _terminate(self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]) -> None:
+    async def _terminate(
+        self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]
+    ) -> None:
         _killpg(process.pid, signal.SIGTERM)
         done, _ = await asyncio.wait({waiter}, timeout=self.settings.executor.kill_grace)
         if not done:
@@ -315,8 +334,12 @@ class _LogWriter:
     """Numbers lines, applies the per-execution cap (head + tail kept), queues and publishes."""
 
     def __init__(
-        self, execution: Execution, clock: Clock, append: Callable[[list[LogLine]], None],
-        bus: EventBus, max_lines: int,
+        self,
+        execution: Execution,
+        clock: Clock,
+        append: Callable[[list[LogLine]], None],
+        bus: EventBus,
+        max_lines: int,
     ) -> None:
         self.execution = execution
         self.clock = clock
@@ -361,11 +384,14 @@ class _LogWriter:
         """Write the kept tail, after a marker saying how much of the middle was dropped."""
         lines = []
         if self._dropped:
-            lines.append(self._line(
-                self.clock.now(), LogStream.ENGINE.value,
-                f"… {self._dropped} log lines dropped (cap [executor] max_log_lines = "
-                f"{self._head + (self._tail.maxlen or 0)}) …",
-            ))
+            lines.append(
+                self._line(
+                    self.clock.now(),
+                    LogStream.ENGINE.value,
+                    f"… {self._dropped} log lines dropped (cap [executor] max_log_lines = "
+                    f"{self._head + (self._tail.maxlen or 0)}) …",
+                )
+            )
         lines.extend(self._line(ts, stream, text) for ts, stream, text in self._tail)
         self._tail.clear()
         self._emit(lines)
@@ -376,7 +402,9 @@ class _LogWriter:
 class _Sampler:
     """Memory and CPU of a process tree, sampled with psutil."""
 
-    def __init__(self, pid: int, max_memory_mb: float | None, max_cpu_percent: float | None) -> None:
+    def __init__(
+        self, pid: int, max_memory_mb: float | None, max_cpu_percent: float | None
+    ) -> None:
         self.pid = pid
         self.max_memory_mb = max_memory_mb
         self.max_cpu_percent = max_cpu_percent
@@ -390,10 +418,8 @@ class _Sampler:
         self._prev: tuple[float, float] | None = None
         self.max_cpu: float | None = None
         self._warned = False
-        try:
+        with contextlib.suppress(psutil.Error):
             self._procs[pid] = psutil.Process(pid)
-        except psutil.Error:
-            pass
 
     def sample(self) -> None:
         root = self._procs.get(self.pid)
@@ -435,7 +461,9 @@ class _Sampler:
 
     def cpu_warning(self) -> str | None:
         if (
-            self.max_cpu_percent is not None and not self._warned and self.max_cpu is not None
+            self.max_cpu_percent is not None
+            and not self._warned
+            and self.max_cpu is not None
             and self.max_cpu > self.max_cpu_percent
         ):
             self._warned = True
@@ -453,7 +481,8 @@ class _Sampler:
         if self._first and self._last and self._last[0] > self._first[0]:
             avg = 100.0 * (self._last[1] - self._first[1]) / (self._last[0] - self._first[0])
         return ResourceUsage(
-            peak_rss_mb=round(self.peak_rss_mb or 0.0, 1), cpu_seconds=round(cpu_seconds, 3),
+            peak_rss_mb=round(self.peak_rss_mb or 0.0, 1),
+            cpu_seconds=round(cpu_seconds, 3),
             avg_cpu_percent=None if avg is None else round(avg, 1),
             max_cpu_percent=None if self.max_cpu is None else round(self.max_cpu, 1),
             samples=self.samples,

@@ -77,8 +77,11 @@ class Runtime:
         self.run_scheduler = run_scheduler
         self.store = SqliteStore(paths.database)
         self.executor = Executor(
-            settings, self.bus, self.clock,
-            append_logs=self.store.append_logs, record_pid=self.store.set_pid,
+            settings,
+            self.bus,
+            self.clock,
+            append_logs=self.store.append_logs,
+            record_pid=self.store.set_pid,
         )
         self.scheduler = Scheduler(
             self.store, self.bus, settings, self.clock, self.executor, self.owner
@@ -108,8 +111,9 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._housekeeping(), name="cnp-housekeeping"))
         assert self.lease is not None
         self.bus.publish(EngineStarted(self.owner, self.lease.pid, self.lease.host))
-        log.info("engine started: pid %d on %s, database %s", os.getpid(), HOSTNAME,
-                 self.paths.database)
+        log.info(
+            "engine started: pid %d on %s, database %s", os.getpid(), HOSTNAME, self.paths.database
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -125,15 +129,19 @@ class Runtime:
 
     async def _acquire_lease(self) -> None:
         now = self.clock.now()
-        self.lease = Lease(owner=self.owner, pid=os.getpid(), host=HOSTNAME, started_at=now,
-                           heartbeat_at=now)
+        self.lease = Lease(
+            owner=self.owner, pid=os.getpid(), host=HOSTNAME, started_at=now, heartbeat_at=now
+        )
         interval = self.settings.job_engine.heartbeat_interval
         previous = await self.store.acquire_lease(
             self.lease, is_stale=lambda lease: lease_is_stale(lease, now, interval)
         )
         if previous is not None and previous.owner != self.owner:
-            log.warning("took over the lease of a stopped engine (pid %d on %s)",
-                        previous.pid, previous.host)
+            log.warning(
+                "took over the lease of a stopped engine (pid %d on %s)",
+                previous.pid,
+                previous.host,
+            )
 
     async def _heartbeat(self) -> None:
         while True:
@@ -181,6 +189,9 @@ async def run_headless(paths: Paths, settings: Settings) -> int:
         for waiter in (stopper, lost):
             waiter.cancel()
         if stop.is_set():
-            log.info("stopping: no new executions; %d running get up to %ss",
-                     runtime.scheduler.running_count, settings.executor.shutdown_grace)
+            log.info(
+                "stopping: no new executions; %d running get up to %ss",
+                runtime.scheduler.running_count,
+                settings.executor.shutdown_grace,
+            )
     return 1 if runtime.lost_lease.is_set() else 0

@@ -77,7 +77,9 @@ def end_orphan_process(execution: Execution) -> None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(execution.pid, signal.SIGKILL)
-        log.warning("killed the orphaned process group %d of execution %s", execution.pid, execution.id)
+        log.warning(
+            "killed the orphaned process group %d of execution %s", execution.pid, execution.id
+        )
 
 
 class Scheduler:
@@ -147,8 +149,11 @@ class Scheduler:
             self.owner, now, "interrupted: the engine running it stopped before it finished"
         )
         for execution in orphans:
-            log.warning("execution %s of job %s was interrupted by an engine crash",
-                        execution.id, self._job_name(execution.job_id))
+            log.warning(
+                "execution %s of job %s was interrupted by an engine crash",
+                execution.id,
+                self._job_name(execution.job_id),
+            )
             end_orphan_process(execution)
             job = self._jobs.get(execution.job_id)
             if job is not None:
@@ -315,10 +320,16 @@ class Scheduler:
             trigger = self._triggers[job_id]
             slots = self._slots(job, trigger, when, now)
             for slot, kind in slots:
-                claims.append(Execution(
-                    job_id=job_id, trigger=kind, scheduled_for=slot, attempt=1,
-                    priority=job.priority, queued_at=now,
-                ))
+                claims.append(
+                    Execution(
+                        job_id=job_id,
+                        trigger=kind,
+                        scheduled_for=slot,
+                        attempt=1,
+                        priority=job.priority,
+                        queued_at=now,
+                    )
+                )
             following = trigger.next_after(now)
             job.next_run_time = following
             status = None
@@ -352,8 +363,13 @@ class Scheduler:
                 chosen = missed[-1:]
             else:
                 chosen = []
-            log.info("job %s: slots missed since %s; catch_up=%s runs %d of them",
-                     job.name, first_due.isoformat(), job.catch_up.value, len(chosen))
+            log.info(
+                "job %s: slots missed since %s; catch_up=%s runs %d of them",
+                job.name,
+                first_due.isoformat(),
+                job.catch_up.value,
+                len(chosen),
+            )
             slots = [(slot, ExecutionTrigger.CATCH_UP) for slot in chosen] + slots
         return slots
 
@@ -448,11 +464,18 @@ class Scheduler:
         if started is not None:
             await started  # durable before the process exists: a slot never runs twice
         self.bus.publish(ExecutionStarted(execution))
-        log.info("started %s: job %s (%s, attempt %d)", execution.id, job.name,
-                 execution.trigger.value, execution.attempt)
+        log.info(
+            "started %s: job %s (%s, attempt %d)",
+            execution.id,
+            job.name,
+            execution.trigger.value,
+            execution.attempt,
+        )
         if prompt is None:
             execution.status = ExecutionStatus.FAILED
-            execution.error = f"prompt '{job.prompt_id}' no longer exists; point the job at another prompt"
+            execution.error = (
+                f"prompt '{job.prompt_id}' no longer exists; point the job at another prompt"
+            )
             execution.completed_at = self.clock.now()
             result = RunResult(execution, retryable=False)
         else:
@@ -468,32 +491,49 @@ class Scheduler:
             return
         retry = None
         if (
-            execution.status in _RETRYABLE and result.retryable
+            execution.status in _RETRYABLE
+            and result.retryable
             and retry_policy.has_attempts_left(job.retry_config, execution.attempt)
         ):
             delay = retry_policy.retry_delay(job.retry_config, execution.attempt)
             retry = Execution(
-                job_id=job.id, trigger=ExecutionTrigger.RETRY, scheduled_for=execution.scheduled_for,
-                attempt=execution.attempt + 1, priority=execution.priority,
-                run_after=now + timedelta(seconds=delay), retry_of=execution.id, queued_at=now,
+                job_id=job.id,
+                trigger=ExecutionTrigger.RETRY,
+                scheduled_for=execution.scheduled_for,
+                attempt=execution.attempt + 1,
+                priority=execution.priority,
+                run_after=now + timedelta(seconds=delay),
+                retry_of=execution.id,
+                queued_at=now,
             )
         job_status = None
         if (
-            retry is None and job.schedule.type is ScheduleType.ONCE
+            retry is None
+            and job.schedule.type is ScheduleType.ONCE
             and execution.trigger is not ExecutionTrigger.MANUAL
         ):
             job_status = JobStatus.COMPLETED
-        done = self.store.finish_execution(execution, job_status=job_status, retry=retry,
-                                           count_in_stats=execution.started_at is not None)
+        done = self.store.finish_execution(
+            execution,
+            job_status=job_status,
+            retry=retry,
+            count_in_stats=execution.started_at is not None,
+        )
         if done is not None:
             await done
         if job_status is not None:
             job.status = job_status
             self.bus.publish(JobChanged(job))
-        log.info("finished %s: job %s %s%s%s", execution.id, job.name, execution.status.value,
-                 f" ({execution.error})" if execution.error else "",
-                 f"; retry {retry.attempt}/{job.retry_config.max_attempts} at "
-                 f"{retry.run_after:%H:%M:%S}" if retry and retry.run_after else "")
+        log.info(
+            "finished %s: job %s %s%s%s",
+            execution.id,
+            job.name,
+            execution.status.value,
+            f" ({execution.error})" if execution.error else "",
+            f"; retry {retry.attempt}/{job.retry_config.max_attempts} at {retry.run_after:%H:%M:%S}"
+            if retry and retry.run_after
+            else "",
+        )
         if retry is not None:
             self._enqueue(retry)
             self.bus.publish(ExecutionQueued(retry))
@@ -506,15 +546,20 @@ class Scheduler:
         if until is None or until <= now:
             until = now + timedelta(seconds=self.settings.cooldown.default_duration)
         if limit.suspicious:
-            log.warning("usage limit reset %s looks far off for a %s limit", until, limit.limit_type)
+            log.warning(
+                "usage limit reset %s looks far off for a %s limit", until, limit.limit_type
+            )
         if self._cooldown is None or self._cooldown.until < until:
             self._cooldown = Cooldown(
                 until=until, reason=limit.message, detected_at=now, execution_id=execution.id
             )
             await self.store.set_cooldown(self._cooldown)
             self.bus.publish(CooldownStarted(self._cooldown))
-        log.warning("usage limit reached (%s); no new execution starts until %s UTC",
-                    limit.source, until.strftime("%Y-%m-%d %H:%M"))
+        log.warning(
+            "usage limit reached (%s); no new execution starts until %s UTC",
+            limit.source,
+            until.strftime("%Y-%m-%d %H:%M"),
+        )
         execution.status = ExecutionStatus.QUEUED
         execution.started_at = None
         execution.owner = None

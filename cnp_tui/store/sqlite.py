@@ -131,11 +131,34 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
-_EXECUTION_COLUMNS = (
-    "id job_id status trigger scheduled_for attempt priority run_after retry_of queued_at "
-    "started_at completed_at execution_time_ms exit_code output error session_id cost_usd usage "
-    "num_turns resource_usage owner pid cancel_requested log_lines log_dropped"
-).split()
+_EXECUTION_COLUMNS = [
+    "id",
+    "job_id",
+    "status",
+    "trigger",
+    "scheduled_for",
+    "attempt",
+    "priority",
+    "run_after",
+    "retry_of",
+    "queued_at",
+    "started_at",
+    "completed_at",
+    "execution_time_ms",
+    "exit_code",
+    "output",
+    "error",
+    "session_id",
+    "cost_usd",
+    "usage",
+    "num_turns",
+    "resource_usage",
+    "owner",
+    "pid",
+    "cancel_requested",
+    "log_lines",
+    "log_dropped",
+]
 _EXECUTION_TIMES = {"scheduled_for", "run_after", "queued_at", "started_at", "completed_at"}
 _EXECUTION_JSON = {"usage", "resource_usage"}
 _JOB_SPEC_FIELDS = (
@@ -184,7 +207,9 @@ class _WriteQueue:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="cnp-store-writer")
 
-    def submit(self, statements: Iterable[Statement], *, wait: bool = True) -> asyncio.Future[None] | None:
+    def submit(
+        self, statements: Iterable[Statement], *, wait: bool = True
+    ) -> asyncio.Future[None] | None:
         """Queue one unit; returns a future resolved once it is committed (if ``wait``)."""
         unit = list(statements)
         if not unit:
@@ -366,7 +391,9 @@ class SqliteStore:
         if self._writer is not None:
             await self._writer.drain()
 
-    def _submit(self, statements: Iterable[Statement], *, wait: bool = True) -> asyncio.Future[None] | None:
+    def _submit(
+        self, statements: Iterable[Statement], *, wait: bool = True
+    ) -> asyncio.Future[None] | None:
         assert self._writer is not None
         return self._writer.submit(statements, wait=wait)
 
@@ -378,8 +405,14 @@ class SqliteStore:
                 await conn.execute(
                     "INSERT INTO prompts (id, title, content, tags, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (prompt.id, prompt.title, prompt.content, json.dumps(prompt.tags),
-                     ts(prompt.created_at), ts(prompt.updated_at)),
+                    (
+                        prompt.id,
+                        prompt.title,
+                        prompt.content,
+                        json.dumps(prompt.tags),
+                        ts(prompt.created_at),
+                        ts(prompt.updated_at),
+                    ),
                 )
         except sqlite3.IntegrityError:
             raise ConflictError(
@@ -392,7 +425,13 @@ class SqliteStore:
         async with self.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE prompts SET title = ?, content = ?, tags = ?, updated_at = ? WHERE id = ?",
-                (prompt.title, prompt.content, json.dumps(prompt.tags), ts(prompt.updated_at), prompt.id),
+                (
+                    prompt.title,
+                    prompt.content,
+                    json.dumps(prompt.tags),
+                    ts(prompt.updated_at),
+                    prompt.id,
+                ),
             )
             if cursor.rowcount == 0:
                 raise NotFoundError(f"no prompt with id '{prompt.id}'")
@@ -401,8 +440,12 @@ class SqliteStore:
     @staticmethod
     def _prompt(row: sqlite3.Row) -> Prompt:
         return Prompt.model_construct(
-            id=row["id"], title=row["title"], content=row["content"], tags=json.loads(row["tags"]),
-            created_at=_dt(row["created_at"]), updated_at=_dt(row["updated_at"]),
+            id=row["id"],
+            title=row["title"],
+            content=row["content"],
+            tags=json.loads(row["tags"]),
+            created_at=_dt(row["created_at"]),
+            updated_at=_dt(row["updated_at"]),
         )
 
     async def get_prompt(self, prompt_id: str) -> Prompt | None:
@@ -414,7 +457,9 @@ class SqliteStore:
 
     async def delete_prompt(self, prompt_id: str) -> None:
         async with self.transaction() as conn:
-            async with conn.execute("SELECT name FROM jobs WHERE prompt_id = ?", (prompt_id,)) as cur:
+            async with conn.execute(
+                "SELECT name FROM jobs WHERE prompt_id = ?", (prompt_id,)
+            ) as cur:
                 users = [row[0] for row in await cur.fetchall()]
             if users:
                 raise ConflictError(
@@ -431,23 +476,42 @@ class SqliteStore:
     def _job_params(job: Job) -> tuple[Any, ...]:
         spec = job.model_dump(mode="json", include=set(_JOB_SPEC_FIELDS))
         return (
-            job.id, job.name, job.prompt_id, job.status.value, job.priority, json.dumps(spec),
-            json.dumps(job.tags), job.execution_count, job.failure_count,
-            job.avg_execution_time_ms, job.success_rate,
+            job.id,
+            job.name,
+            job.prompt_id,
+            job.status.value,
+            job.priority,
+            json.dumps(spec),
+            json.dumps(job.tags),
+            job.execution_count,
+            job.failure_count,
+            job.avg_execution_time_ms,
+            job.success_rate,
             job.last_status.value if job.last_status else None,
-            ts(job.next_run_time), ts(job.last_run_time), ts(job.created_at), ts(job.updated_at),
+            ts(job.next_run_time),
+            ts(job.last_run_time),
+            ts(job.created_at),
+            ts(job.updated_at),
         )
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
         data = json.loads(row["spec"])
         data.update(
-            id=row["id"], name=row["name"], prompt_id=row["prompt_id"], status=row["status"],
-            priority=row["priority"], tags=json.loads(row["tags"]),
-            execution_count=row["execution_count"], failure_count=row["failure_count"],
-            avg_execution_time_ms=row["avg_execution_time_ms"], success_rate=row["success_rate"],
-            last_status=row["last_status"], next_run_time=row["next_run_time"],
-            last_run_time=row["last_run_time"], created_at=row["created_at"],
+            id=row["id"],
+            name=row["name"],
+            prompt_id=row["prompt_id"],
+            status=row["status"],
+            priority=row["priority"],
+            tags=json.loads(row["tags"]),
+            execution_count=row["execution_count"],
+            failure_count=row["failure_count"],
+            avg_execution_time_ms=row["avg_execution_time_ms"],
+            success_rate=row["success_rate"],
+            last_status=row["last_status"],
+            next_run_time=row["next_run_time"],
+            last_run_time=row["last_run_time"],
+            created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
         return Job.model_validate(data, context=_TRUSTED)
@@ -492,8 +556,13 @@ class SqliteStore:
         return job
 
     async def set_job_state(
-        self, job_id: str, *, status: JobStatus | None = None, next_run_time: datetime | None = None,
-        updated_at: datetime | None = None, wait: bool = True,
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        next_run_time: datetime | None = None,
+        updated_at: datetime | None = None,
+        wait: bool = True,
     ) -> None:
         """Update status and next run time (engine bookkeeping, group-committed)."""
         sets, params = ["next_run_time = ?"], [ts(next_run_time)]
@@ -503,7 +572,9 @@ class SqliteStore:
         if updated_at is not None:
             sets.append("updated_at = ?")
             params.append(ts(updated_at))
-        future = self._submit([(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*params, job_id))], wait=wait)
+        future = self._submit(
+            [(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*params, job_id))], wait=wait
+        )
         if future is not None:
             await future
 
@@ -594,7 +665,9 @@ class SqliteStore:
         return execution
 
     async def claim_slots(
-        self, executions: Sequence[Execution], next_runs: dict[str, tuple[datetime | None, JobStatus | None]]
+        self,
+        executions: Sequence[Execution],
+        next_runs: dict[str, tuple[datetime | None, JobStatus | None]],
     ) -> list[Execution]:
         """Insert the executions of due slots and move their jobs on, in one transaction.
 
@@ -638,12 +711,16 @@ class SqliteStore:
         rows = await self._rows("SELECT * FROM executions WHERE id = ?", (ref,))
         if not rows:
             rows = await self._rows(
-                "SELECT * FROM executions WHERE id LIKE ? ESCAPE '\\' LIMIT 10", (_like_prefix(ref),)
+                "SELECT * FROM executions WHERE id LIKE ? ESCAPE '\\' LIMIT 10",
+                (_like_prefix(ref),),
             )
         return [self._execution(row) for row in rows]
 
     async def list_executions(
-        self, *, job_id: str | None = None, status: Sequence[ExecutionStatus] | None = None,
+        self,
+        *,
+        job_id: str | None = None,
+        status: Sequence[ExecutionStatus] | None = None,
         limit: int | None = 100,
     ) -> list[Execution]:
         """Newest first."""
@@ -682,72 +759,107 @@ class SqliteStore:
         The ``status = 'queued'`` guard makes the start itself a claim: if a client cancelled
         the execution meanwhile, nothing changes; callers check with ``was_started``.
         """
-        return self._submit([(
-            "UPDATE executions SET status = 'running', started_at = ?, owner = ?, pid = NULL"
-            " WHERE id = ? AND status = 'queued'",
-            (ts(execution.started_at), execution.owner, execution.id),
-        )])
+        return self._submit(
+            [
+                (
+                    "UPDATE executions SET status = 'running', started_at = ?, owner = ?,"
+                    " pid = NULL WHERE id = ? AND status = 'queued'",
+                    (ts(execution.started_at), execution.owner, execution.id),
+                )
+            ]
+        )
 
     def set_pid(self, execution_id: str, pid: int) -> None:
-        self._submit([("UPDATE executions SET pid = ? WHERE id = ?", (pid, execution_id))], wait=False)
+        self._submit(
+            [("UPDATE executions SET pid = ? WHERE id = ?", (pid, execution_id))], wait=False
+        )
 
     def append_logs(self, lines: Sequence[LogLine]) -> None:
         """Queue log lines for the next group commit (fire and forget)."""
         self._submit(
             [
-                ("INSERT OR IGNORE INTO logs VALUES (?, ?, ?, ?, ?)",
-                 (line.execution_id, line.seq, ts(line.ts), line.stream, line.text))
+                (
+                    "INSERT OR IGNORE INTO logs VALUES (?, ?, ?, ?, ?)",
+                    (line.execution_id, line.seq, ts(line.ts), line.stream, line.text),
+                )
                 for line in lines
             ],
             wait=False,
         )
 
     def finish_execution(
-        self, execution: Execution, *, job_status: JobStatus | None = None,
-        retry: Execution | None = None, count_in_stats: bool = True,
+        self,
+        execution: Execution,
+        *,
+        job_status: JobStatus | None = None,
+        retry: Execution | None = None,
+        count_in_stats: bool = True,
     ) -> asyncio.Future[None] | None:
         """Record the end of an execution, update its job's statistics, queue its retry."""
-        statements: list[Statement] = [(
-            "UPDATE executions SET status = ?, completed_at = ?, execution_time_ms = ?,"
-            " exit_code = ?, output = ?, error = ?, session_id = ?, cost_usd = ?, usage = ?,"
-            " num_turns = ?, resource_usage = ?, log_lines = ?, log_dropped = ?, started_at = ?,"
-            " run_after = ? WHERE id = ?",
+        statements: list[Statement] = [
             (
-                execution.status.value, ts(execution.completed_at), execution.execution_time_ms,
-                execution.exit_code, execution.output, execution.error, execution.session_id,
-                execution.cost_usd,
-                execution.usage.model_dump_json() if execution.usage else None,
-                execution.num_turns,
-                execution.resource_usage.model_dump_json() if execution.resource_usage else None,
-                execution.log_lines, execution.log_dropped, ts(execution.started_at),
-                ts(execution.run_after), execution.id,
-            ),
-        )]
+                "UPDATE executions SET status = ?, completed_at = ?, execution_time_ms = ?,"
+                " exit_code = ?, output = ?, error = ?, session_id = ?, cost_usd = ?, usage = ?,"
+                " num_turns = ?, resource_usage = ?, log_lines = ?, log_dropped = ?,"
+                " started_at = ?, run_after = ? WHERE id = ?",
+                (
+                    execution.status.value,
+                    ts(execution.completed_at),
+                    execution.execution_time_ms,
+                    execution.exit_code,
+                    execution.output,
+                    execution.error,
+                    execution.session_id,
+                    execution.cost_usd,
+                    execution.usage.model_dump_json() if execution.usage else None,
+                    execution.num_turns,
+                    execution.resource_usage.model_dump_json()
+                    if execution.resource_usage
+                    else None,
+                    execution.log_lines,
+                    execution.log_dropped,
+                    ts(execution.started_at),
+                    ts(execution.run_after),
+                    execution.id,
+                ),
+            )
+        ]
         if count_in_stats:
             failed = int(execution.status is not ExecutionStatus.COMPLETED)
             elapsed = execution.execution_time_ms
-            statements.append((
-                "UPDATE jobs SET"
-                " avg_execution_time_ms = CASE WHEN ? IS NULL THEN avg_execution_time_ms"
-                "   ELSE (coalesce(avg_execution_time_ms, 0) * execution_count + ?)"
-                "        / (execution_count + 1) END,"
-                " success_rate = 1.0 - (failure_count + ?) * 1.0 / (execution_count + 1),"
-                " execution_count = execution_count + 1,"
-                " failure_count = failure_count + ?,"
-                " last_status = ?, last_run_time = ?, status = coalesce(?, status)"
-                " WHERE id = ?",
-                (elapsed, elapsed, failed, failed, execution.status.value,
-                 ts(execution.started_at or execution.completed_at),
-                 job_status.value if job_status else None, execution.job_id),
-            ))
+            statements.append(
+                (
+                    "UPDATE jobs SET"
+                    " avg_execution_time_ms = CASE WHEN ? IS NULL THEN avg_execution_time_ms"
+                    "   ELSE (coalesce(avg_execution_time_ms, 0) * execution_count + ?)"
+                    "        / (execution_count + 1) END,"
+                    " success_rate = 1.0 - (failure_count + ?) * 1.0 / (execution_count + 1),"
+                    " execution_count = execution_count + 1,"
+                    " failure_count = failure_count + ?,"
+                    " last_status = ?, last_run_time = ?, status = coalesce(?, status)"
+                    " WHERE id = ?",
+                    (
+                        elapsed,
+                        elapsed,
+                        failed,
+                        failed,
+                        execution.status.value,
+                        ts(execution.started_at or execution.completed_at),
+                        job_status.value if job_status else None,
+                        execution.job_id,
+                    ),
+                )
+            )
         elif job_status is not None:
             statements.append(
                 ("UPDATE jobs SET status = ? WHERE id = ?", (job_status.value, execution.job_id))
             )
         if retry is not None:
             statements.append(
-                (self._INSERT_EXECUTION.replace("INSERT", "INSERT OR IGNORE", 1),
-                 self._execution_params(retry))
+                (
+                    self._INSERT_EXECUTION.replace("INSERT", "INSERT OR IGNORE", 1),
+                    self._execution_params(retry),
+                )
             )
         return self._submit(statements)
 
@@ -780,16 +892,21 @@ class SqliteStore:
         rows = await self._rows(sql, (execution_id, after_seq))
         return [
             LogLine.model_construct(
-                execution_id=row["execution_id"], seq=row["seq"], ts=_dt(row["ts"]),
-                stream=row["stream"], text=row["text"],
+                execution_id=row["execution_id"],
+                seq=row["seq"],
+                ts=_dt(row["ts"]),
+                stream=row["stream"],
+                text=row["text"],
             )
             for row in rows
         ]
 
     async def last_log_seq(self, execution_id: str) -> int:
-        return int(await self._scalar(
-            "SELECT coalesce(max(seq), 0) FROM logs WHERE execution_id = ?", (execution_id,)
-        ))
+        return int(
+            await self._scalar(
+                "SELECT coalesce(max(seq), 0) FROM logs WHERE execution_id = ?", (execution_id,)
+            )
+        )
 
     async def count_executions(self) -> dict[str, int]:
         rows = await self._rows("SELECT status, count(*) AS n FROM executions GROUP BY status")
@@ -821,8 +938,11 @@ class SqliteStore:
     @staticmethod
     def _lease(row: sqlite3.Row) -> Lease:
         return Lease(
-            owner=row["owner"], pid=row["pid"], host=row["host"],
-            started_at=_dt(row["started_at"]), heartbeat_at=_dt(row["heartbeat_at"]),
+            owner=row["owner"],
+            pid=row["pid"],
+            host=row["host"],
+            started_at=_dt(row["started_at"]),
+            heartbeat_at=_dt(row["heartbeat_at"]),
         )
 
     async def get_lease(self) -> Lease | None:
@@ -896,7 +1016,9 @@ class SqliteStore:
             return None
         row = rows[0]
         return Cooldown(
-            until=_dt(row["until"]), reason=row["reason"], detected_at=_dt(row["detected_at"]),
+            until=_dt(row["until"]),
+            reason=row["reason"],
+            detected_at=_dt(row["detected_at"]),
             execution_id=row["execution_id"],
         )
 
@@ -904,7 +1026,12 @@ class SqliteStore:
         async with self.transaction() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO cooldown VALUES (1, ?, ?, ?, ?)",
-                (ts(cooldown.until), cooldown.reason, ts(cooldown.detected_at), cooldown.execution_id),
+                (
+                    ts(cooldown.until),
+                    cooldown.reason,
+                    ts(cooldown.detected_at),
+                    cooldown.execution_id,
+                ),
             )
 
     async def clear_cooldown(self) -> bool:
@@ -914,11 +1041,15 @@ class SqliteStore:
 
     def requeue(self, execution: Execution, note: str) -> asyncio.Future[None] | None:
         """Put an execution back in the queue (usage limit hit): no attempt is used."""
-        return self._submit([(
-            "UPDATE executions SET status = 'queued', started_at = NULL, owner = NULL,"
-            " pid = NULL, error = ?, log_lines = ?, log_dropped = ? WHERE id = ?",
-            (note, execution.log_lines, execution.log_dropped, execution.id),
-        )])
+        return self._submit(
+            [
+                (
+                    "UPDATE executions SET status = 'queued', started_at = NULL, owner = NULL,"
+                    " pid = NULL, error = ?, log_lines = ?, log_dropped = ? WHERE id = ?",
+                    (note, execution.log_lines, execution.log_dropped, execution.id),
+                )
+            ]
+        )
 
 
 class _Transaction:

@@ -47,8 +47,12 @@ def finished(job_id: str, status: ExecutionStatus | None = None):
 async def test_cron_job_runs_on_schedule_and_is_recorded(
     paths: Paths, settings: Settings, clock: ManualClock, client: JobService
 ) -> None:
-    job = await add_job(client, "nightly", "@sim lines=3 text=All-good",
-                        schedule={"type": "cron", "expression": "0 9 * * *"})
+    job = await add_job(
+        client,
+        "nightly",
+        "@sim lines=3 text=All-good",
+        schedule={"type": "cron", "expression": "0 9 * * *"},
+    )
     assert job.next_run_time == clock.now().replace(hour=9, minute=0, second=0)
     async with Runtime(paths, settings, clock=clock) as engine:
         events = Recorder(engine.bus)
@@ -90,7 +94,9 @@ async def test_failed_execution_is_retried_by_policy_then_stays_failed(
 ) -> None:
     events = Recorder(engine.bus)
     job = await add_job(
-        client, "flaky", f"@sim fail-times=5 state={tmp_path / 'count'}",
+        client,
+        "flaky",
+        f"@sim fail-times=5 state={tmp_path / 'count'}",
         retry={"max_attempts": 3, "strategy": "fixed", "initial_interval": "10m"},
     )
     await client.execute_job(job.id)
@@ -109,7 +115,9 @@ async def test_failed_execution_is_retried_by_policy_then_stays_failed(
     assert last.execution.attempt == 3 and last.retry is None
     history = await client.history(job.id)
     assert [(e.attempt, e.trigger.value, e.status.value) for e in reversed(history)] == [
-        (1, "manual", "failed"), (2, "retry", "failed"), (3, "retry", "failed"),
+        (1, "manual", "failed"),
+        (2, "retry", "failed"),
+        (3, "retry", "failed"),
     ]
     assert history[0].retry_of == history[1].id
     refreshed = await client.get_job(job.id)
@@ -121,7 +129,9 @@ async def test_retry_succeeds_on_a_later_attempt(
 ) -> None:
     events = Recorder(engine.bus)
     job = await add_job(
-        client, "recovers", f"@sim fail-times=1 state={tmp_path / 'count'}",
+        client,
+        "recovers",
+        f"@sim fail-times=1 state={tmp_path / 'count'}",
         retry={"max_attempts": 3, "strategy": "fixed", "initial_interval": 30},
     )
     await client.execute_job(job.id)
@@ -135,8 +145,13 @@ async def test_timeout_kills_the_whole_process_group(
     engine: Runtime, client: JobService, clock: ManualClock
 ) -> None:
     events = Recorder(engine.bus)
-    job = await add_job(client, "slow", "@sim hang child", execution={"timeout_seconds": "5m"},
-                        retry={"max_attempts": 1})
+    job = await add_job(
+        client,
+        "slow",
+        "@sim hang child",
+        execution={"timeout_seconds": "5m"},
+        retry={"max_attempts": 1},
+    )
     await client.execute_job(job.id)
     [started] = await events.wait_for(ExecutionStarted)
     await _wait_for_children(started.execution.id, engine)
@@ -165,8 +180,13 @@ async def test_process_that_ignores_sigterm_is_killed_after_grace(
     engine: Runtime, client: JobService, clock: ManualClock
 ) -> None:
     events = Recorder(engine.bus)
-    job = await add_job(client, "stubborn", "@sim hang ignore-term",
-                        execution={"timeout_seconds": 60}, retry={"max_attempts": 1})
+    job = await add_job(
+        client,
+        "stubborn",
+        "@sim hang ignore-term",
+        execution={"timeout_seconds": 60},
+        retry={"max_attempts": 1},
+    )
     await client.execute_job(job.id)
     await events.wait_for(ExecutionStarted)
     await asyncio.sleep(0.5)  # let it install its SIGTERM handler
@@ -205,8 +225,10 @@ async def test_max_parallel_queues_a_second_run_instead_of_overlapping(
         if isinstance(e, ExecutionStarted | ExecutionFinished)
     ]
     assert order == [
-        ("ExecutionStarted", first.id), ("ExecutionFinished", first.id),
-        ("ExecutionStarted", second.id), ("ExecutionFinished", second.id),
+        ("ExecutionStarted", first.id),
+        ("ExecutionFinished", first.id),
+        ("ExecutionStarted", second.id),
+        ("ExecutionFinished", second.id),
     ]
 
 
@@ -215,8 +237,12 @@ async def test_usage_limit_pauses_dispatch_and_resumes_by_priority(
 ) -> None:
     settings = make_settings(job_engine={"max_concurrent_jobs": 1})
     reset = clock.now() + timedelta(hours=2)
-    limited = await add_job(client, "limited", f"@sim limit-times=1 reset={int(reset.timestamp())} "
-                                               f"state={paths.home / 'limit-count'}", priority=5)
+    limited = await add_job(
+        client,
+        "limited",
+        f"@sim limit-times=1 reset={int(reset.timestamp())} state={paths.home / 'limit-count'}",
+        priority=5,
+    )
     low = await add_job(client, "low", "@sim text=low", priority=2)
     high = await add_job(client, "high", "@sim text=high", priority=9)
     async with Runtime(paths, settings, clock=clock) as engine:
@@ -258,8 +284,13 @@ async def test_stale_lease_is_taken_over(
 ) -> None:
     from cnp_tui.core.models import Lease
 
-    old = Lease(owner="elsewhere:1:x", pid=1, host="elsewhere", started_at=clock.now(),
-                heartbeat_at=clock.now() - timedelta(minutes=5))
+    old = Lease(
+        owner="elsewhere:1:x",
+        pid=1,
+        host="elsewhere",
+        started_at=clock.now(),
+        heartbeat_at=clock.now() - timedelta(minutes=5),
+    )
     await client.store.acquire_lease(old, is_stale=lambda _: True)
     async with Runtime(paths, settings, clock=clock) as engine:
         lease = await client.store.get_lease()
@@ -285,7 +316,9 @@ async def test_paused_job_does_not_fire_and_resume_skips_missed_slots(
     engine: Runtime, client: JobService, clock: ManualClock
 ) -> None:
     events = Recorder(engine.bus)
-    job = await add_job(client, "every-minute", "@sim", schedule={"type": "interval", "expression": "every 1m"})
+    job = await add_job(
+        client, "every-minute", "@sim", schedule={"type": "interval", "expression": "every 1m"}
+    )
     await client.pause_job(job.id)
     await asyncio.sleep(0.2)
     await clock.advance(300)
@@ -304,11 +337,20 @@ async def test_paused_job_does_not_fire_and_resume_skips_missed_slots(
     [("none", []), ("latest", ["catch_up"]), ("all", ["catch_up", "catch_up", "catch_up"])],
 )
 async def test_catch_up_policy_after_downtime(
-    paths: Paths, settings: Settings, clock: ManualClock, client: JobService,
-    policy: str, expected: list[str],
+    paths: Paths,
+    settings: Settings,
+    clock: ManualClock,
+    client: JobService,
+    policy: str,
+    expected: list[str],
 ) -> None:
-    job = await add_job(client, f"hourly-{policy}", "@sim",
-                        schedule={"type": "cron", "expression": "30 * * * *"}, catch_up=policy)
+    job = await add_job(
+        client,
+        f"hourly-{policy}",
+        "@sim",
+        schedule={"type": "cron", "expression": "30 * * * *"},
+        catch_up=policy,
+    )
     await clock.advance(6 * 3600 + 60)  # six slots pass with no engine; the last is 30 min old
     async with Runtime(paths, settings, clock=clock) as engine:
         events = Recorder(engine.bus)
@@ -327,7 +369,9 @@ async def test_missing_working_directory_fails_at_once_without_retry(
     engine: Runtime, client: JobService, tmp_path: Path
 ) -> None:
     events = Recorder(engine.bus)
-    job = await add_job(client, "nowhere", "@sim", execution={"working_directory": str(tmp_path / "gone")})
+    job = await add_job(
+        client, "nowhere", "@sim", execution={"working_directory": str(tmp_path / "gone")}
+    )
     await client.execute_job(job.id)
     [done] = await events.wait_for(ExecutionFinished, finished(job.id))
     assert done.execution.status is ExecutionStatus.FAILED
@@ -339,8 +383,13 @@ async def test_memory_limit_ends_the_run_with_a_clear_error(
     engine: Runtime, client: JobService
 ) -> None:
     events = Recorder(engine.bus)
-    job = await add_job(client, "hungry", "@sim memory=200 duration=20",
-                        resource_limits={"max_memory_mb": 100}, retry={"max_attempts": 1})
+    job = await add_job(
+        client,
+        "hungry",
+        "@sim memory=200 duration=20",
+        resource_limits={"max_memory_mb": 100},
+        retry={"max_attempts": 1},
+    )
     await client.execute_job(job.id)
     [done] = await events.wait_for(ExecutionFinished, finished(job.id))
     assert done.execution.status is ExecutionStatus.FAILED

@@ -24,8 +24,12 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _job(name: str = "job", prompt_id: str = "p") -> Job:
-    return Job(name=name, prompt_id=prompt_id,
-               schedule=Schedule(type="cron", expression="*/5 * * * *"), next_run_time=NOW)
+    return Job(
+        name=name,
+        prompt_id=prompt_id,
+        schedule=Schedule(type="cron", expression="*/5 * * * *"),
+        next_run_time=NOW,
+    )
 
 
 @pytest.fixture
@@ -122,7 +126,9 @@ async def test_each_slot_is_claimed_at_most_once(store: SqliteStore) -> None:
     assert loaded is not None and loaded.next_run_time == NOW + timedelta(minutes=5)
 
 
-async def test_group_commit_writes_start_logs_and_finish_with_statistics(store: SqliteStore) -> None:
+async def test_group_commit_writes_start_logs_and_finish_with_statistics(
+    store: SqliteStore,
+) -> None:
     job = _job()
     await store.add_job(job)
     execution = Execution(job_id=job.id, scheduled_for=NOW, queued_at=NOW)
@@ -130,10 +136,12 @@ async def test_group_commit_writes_start_logs_and_finish_with_statistics(store: 
     execution.started_at = NOW
     execution.owner = "me"
     await store.mark_started(execution)
-    store.append_logs([
-        LogLine(execution_id=execution.id, seq=i, ts=NOW, stream="assistant", text=f"line {i}")
-        for i in range(1, 4)
-    ])
+    store.append_logs(
+        [
+            LogLine(execution_id=execution.id, seq=i, ts=NOW, stream="assistant", text=f"line {i}")
+            for i in range(1, 4)
+        ]
+    )
     execution.status = ExecutionStatus.FAILED
     execution.completed_at = NOW + timedelta(seconds=2)
     execution.execution_time_ms = 2000
@@ -178,11 +186,17 @@ async def test_retention_deletes_old_and_excess_history(store: SqliteStore) -> N
     executions = []
     for day in range(5):
         when = NOW - timedelta(days=day)
-        execution = Execution(job_id=job.id, scheduled_for=when, queued_at=when,
-                              status=ExecutionStatus.COMPLETED, completed_at=when)
+        execution = Execution(
+            job_id=job.id,
+            scheduled_for=when,
+            queued_at=when,
+            status=ExecutionStatus.COMPLETED,
+            completed_at=when,
+        )
         executions.append(execution)
-    queued = Execution(job_id=job.id, scheduled_for=NOW - timedelta(days=40),
-                       queued_at=NOW - timedelta(days=40))
+    queued = Execution(
+        job_id=job.id, scheduled_for=NOW - timedelta(days=40), queued_at=NOW - timedelta(days=40)
+    )
     await store.claim_slots([*executions, queued], {})
     deleted = await store.prune(older_than=NOW - timedelta(days=3, hours=1), keep_per_job=None)
     assert deleted == 1
