@@ -38,6 +38,7 @@ from cnp_tui.errors import (
     NotFoundError,
 )
 from cnp_tui.paths import Paths
+from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
 
 
@@ -92,7 +93,7 @@ class JobService:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         settings: Settings,
         *,
         clock: Clock | None = None,
@@ -372,9 +373,7 @@ class JobService:
         now = self.clock.now()
         if cooldown is not None and not cooldown.active(now):
             cooldown = None
-        jobs: dict[str, int] = {}
-        for job in await self.store.list_jobs():
-            jobs[job.status.value] = jobs.get(job.status.value, 0) + 1
+        jobs = await self.store.count_jobs()
         engine = EngineState(running=False)
         if lease is not None:
             engine = EngineState(

@@ -908,6 +908,10 @@ class SqliteStore:
             )
         )
 
+    async def count_jobs(self) -> dict[str, int]:
+        rows = await self._rows("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
     async def count_executions(self) -> dict[str, int]:
         rows = await self._rows("SELECT status, count(*) AS n FROM executions GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
