@@ -207,7 +207,8 @@ class Scheduler:
                 self._check_cooldown(now)
                 self._dispatch(now)
             except Exception:  # the loop must survive anything one pass throws
-                log.exception("scheduler pass failed; retrying on the next wake-up")
+                log.exception("scheduler pass failed; retrying in a second")
+                await asyncio.sleep(1.0)  # the database may be locked or full: don't spin
             await self._sleep_until(self._next_wake())
 
     async def _sleep_until(self, when: datetime | None) -> None:
@@ -312,11 +313,13 @@ class Scheduler:
             return
         claims: list[Execution] = []
         next_runs: dict[str, tuple[datetime | None, JobStatus | None]] = {}
+        fired: list[tuple[datetime, Job, JobStatus]] = []
         while self._due and self._due[0][0] <= now:
             when, job_id = heapq.heappop(self._due)
             job = self._jobs.get(job_id)
             if job is None or job.status is not JobStatus.ACTIVE or job.next_run_time != when:
                 continue  # a stale heap entry: the job changed since it was pushed
+            fired.append((when, job, job.status))
             trigger = self._triggers[job_id]
             slots = self._slots(job, trigger, when, now)
             for slot, kind in slots:
@@ -340,7 +343,16 @@ class Scheduler:
                 heapq.heappush(self._due, (following, job_id))
         if not next_runs:
             return
-        claimed = await self.store.claim_slots(claims, next_runs)
+        try:
+            claimed = await self.store.claim_slots(claims, next_runs)
+        except Exception:
+            # Nothing was claimed: put the jobs back as they were, so the slots fire on the
+            # next pass instead of being skipped.
+            for when, job, status in fired:
+                job.next_run_time = when
+                job.status = status
+                heapq.heappush(self._due, (when, job.id))
+            raise
         for execution in claimed:
             self._enqueue(execution)
             self.bus.publish(ExecutionQueued(execution))

@@ -430,3 +430,32 @@ async def test_shutdown_interrupts_running_executions_and_queues_their_retry(
     assert stored.status is ExecutionStatus.INTERRUPTED
     history = await client.history(job.id)
     assert history[0].attempt == 2 and history[0].status is ExecutionStatus.QUEUED
+
+
+async def test_a_failed_claim_is_retried_not_skipped(
+    paths: Paths,
+    settings: Settings,
+    clock: ManualClock,
+    client: JobService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = await add_job(
+        client, "resilient", "@sim", schedule={"type": "cron", "expression": "0 9 * * *"}
+    )
+    async with Runtime(paths, settings, clock=clock) as engine:
+        events = Recorder(engine.bus)
+        real_claim = engine.store.claim_slots
+        failures = []
+
+        async def locked_once(*args: object, **kwargs: object) -> object:
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("database is locked")  # as sqlite3 says after busy_timeout
+            return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(engine.store, "claim_slots", locked_once)
+        await clock.advance(30)  # 09:00
+        [done] = await events.wait_for(ExecutionFinished, finished(job.id))
+    assert failures == [1]
+    assert done.execution.scheduled_for == job.next_run_time
+    assert done.execution.trigger is ExecutionTrigger.SCHEDULE
