@@ -372,11 +372,9 @@ def _job_changes(options: dict[str, Any], *, create: bool) -> dict[str, Any]:
     if kinds:
         kind = kinds[0]
         schedule_type = {"cron": "cron", "every": "interval", "at_time": "once"}[kind]
-        changes["schedule"] = {
-            "type": schedule_type,
-            "expression": options[kind],
-            "timezone": options.get("tz"),
-        }
+        changes["schedule"] = {"type": schedule_type, "expression": options[kind]}
+        if options.get("tz"):  # an update without --tz keeps the job's zone
+            changes["schedule"]["timezone"] = options["tz"]
     elif options.get("tz"):
         changes["schedule"] = {"timezone": options["tz"]}
     if options.get("prompt_id"):

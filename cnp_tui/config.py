@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from cnp_tui.core.durations import DurationError
 from cnp_tui.core.models import Duration
@@ -28,6 +35,17 @@ ENV_PREFIX = "CNP_"
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read `true` as 1; in a config file that is always a mistake.
+        if (
+            isinstance(value, bool)
+            and cls.model_fields[info.field_name or ""].annotation is not bool
+        ):
+            raise ValueError("expected a number or a duration, not true/false")
+        return value
 
 
 class JobEngineConfig(Section):
@@ -98,16 +116,30 @@ class Settings(BaseModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    sections = set(Settings.model_fields)
+def _env_overrides(
+    environ: Mapping[str, str],
+) -> tuple[dict[str, dict[str, str]], dict[tuple[str, str], str]]:
+    """The ``CNP_<SECTION>__<KEY>`` overrides, and the variable behind each (for errors)."""
+    sections = list(Settings.model_fields)
     overrides: dict[str, dict[str, str]] = {}
+    names: dict[tuple[str, str], str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section in sections:
-            overrides.setdefault(section, {})[key] = value
-    return overrides
+        if section not in sections:
+            guess = difflib.get_close_matches(section, sections, n=1)
+            hint = (
+                f"did you mean CNP_{guess[0].upper()}__{key.upper()}?"
+                if guess
+                else (f"sections are {', '.join(sections)}")
+            )
+            raise ConfigError(
+                f"environment variable {name}: no config section '{section}'", hint=hint
+            )
+        overrides.setdefault(section, {})[key] = value
+        names[(section, key)] = name
+    return overrides, names
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -125,15 +157,22 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
-def _describe(error: ValidationError, text: str, source: str) -> str:
+def _describe(
+    error: ValidationError, text: str, source: str, env_names: Mapping[tuple[str, str], str]
+) -> str:
     problems = []
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
         section = loc[0] if loc else ""
         key = loc[1] if len(loc) > 1 else None
         where = f"[{section}] {key}" if key else f"[{section}]"
-        line = _line_of(text, section, key) if text else None
-        at = f"{source}:{line}" if line else source
+        variable = env_names.get((section, key or ""))
+        line = _line_of(text, section, key) if text and not variable else None
+        at = (
+            f"environment variable {variable}"
+            if variable
+            else (f"{source}:{line}" if line else source)
+        )
         if item["type"] == "extra_forbidden":
             choices = (
                 list(Settings.model_fields[section].annotation.model_fields)  # type: ignore[union-attr]
@@ -166,13 +205,14 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    for section, values in _env_overrides(environ).items():
+    overrides, env_names = _env_overrides(environ)
+    for section, values in overrides.items():
         table = data.setdefault(section, {})
         if isinstance(table, dict):
             table.update(values)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, text, source)) from None
+        raise ConfigError(_describe(exc, text, source, env_names)) from None
     except (DurationError, ScheduleError) as exc:
         raise ConfigError(f"{source}: {exc}") from None

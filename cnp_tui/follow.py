@@ -16,6 +16,8 @@ import click
 from cnp_tui.config import Settings
 from cnp_tui.core.events import Event, LogLinesAppended
 from cnp_tui.core.models import Execution, ExecutionStatus, LogLine
+from cnp_tui.engine.claude import resolve_executable
+from cnp_tui.engine.executor import check_working_directory
 from cnp_tui.errors import EngineAlreadyRunningError
 from cnp_tui.paths import Paths
 from cnp_tui.service import JobService
@@ -83,8 +85,12 @@ async def execute_and_wait(
     """``cnp job execute JOB --wait``: through the engine if one runs, else in this process."""
     async with JobService.open(paths, settings, create=False) as service:
         job = await service.get_job(ref)
-        execution = await service.execute_job(job.id)
+        # Fail before queueing anything: a run that cannot start must not be left behind.
+        check_working_directory(job.execution_options.working_directory)
         lease = await service.live_engine()
+        if lease is None:
+            resolve_executable(settings.executor.claude_cli_path)
+        execution = await service.execute_job(job.id)
         if lease is None:
             cooldown = await service.active_cooldown()
             if cooldown is not None:

@@ -328,7 +328,11 @@ class JobService:
             raise AmbiguousReferenceError(
                 f"'{ref}' matches {len(executions)} executions", hint="give more of the id"
             )
-        return executions[0]
+        execution = executions[0]
+        if execution.status is ExecutionStatus.RUNNING:
+            # The row's count is written at the end; while it runs, the log itself knows.
+            execution.log_lines = await self.store.last_log_seq(execution.id)
+        return execution
 
     async def logs(
         self, execution_id: str, *, after_seq: int = 0, limit: int | None = None

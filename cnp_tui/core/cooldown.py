@@ -20,7 +20,6 @@ Everything here is pure: time comes in as arguments.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -156,7 +155,9 @@ def _limit_from_rate_limit_event(event: dict[str, Any], now: datetime) -> UsageL
         reset_at = _from_epoch(resets_at)
     limit_type = info.get("rateLimitType")
     limit_type = limit_type if isinstance(limit_type, str) and limit_type else None
-    message = json.dumps(info, separators=(",", ":"), ensure_ascii=False)
+    # A sentence, not the raw event: this is what `cnp status` and the dashboard show.
+    kind = limit_type.replace("_", "-") if limit_type else "usage"
+    message = f"Claude {kind} limit reached (rate_limit_event rejected)"
     return _make(reset_at, "rate_limit_event", message, limit_type, now)
 
 

@@ -144,7 +144,7 @@ class Executor:
                 else None,
                 extra_args=options.claude.extra_args,
             )
-            cwd = _working_directory(options.working_directory)
+            cwd = check_working_directory(options.working_directory)
         except CnpError as exc:
             return self._fail_at_once(execution, logs, str(exc))
         env = {**os.environ, **options.environment}
@@ -306,7 +306,8 @@ class Executor:
             _killpg(process.pid, signal.SIGKILL)
 
 
-def _working_directory(path: str | None) -> str | None:
+def check_working_directory(path: str | None) -> str | None:
+    """The directory to run in; WorkingDirectoryError saying what to fix when it is missing."""
     if path is None:
         return None
     directory = Path(path).expanduser()

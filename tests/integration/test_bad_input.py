@@ -335,11 +335,6 @@ def test_execute_wait_without_claude_exits_6(cli: Cli, monkeypatch: pytest.Monke
     assert "Traceback" not in result.output
 
 
-@pytest.mark.xfail(
-    reason="bug: execute --wait that fails with 'claude CLI not found' (exit 6) leaves a queued "
-    "manual execution behind, which the next engine runs unasked",
-    strict=True,
-)
 def test_execute_wait_without_claude_leaves_nothing_queued(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -298,10 +298,6 @@ def test_job_update_cron_moves_the_next_run_in_the_jobs_zone(cli: Cli) -> None:
     assert parse_time(updated["next_run_time"]) == next_daily("America/New_York", 9, before)
 
 
-@pytest.mark.xfail(
-    reason="bug: `job update --cron` without --tz resets the job's time zone to the default",
-    strict=True,
-)
 def test_job_update_cron_keeps_the_jobs_zone(cli: Cli) -> None:
     make_job(cli, "berlin", "@sim", "--cron", "0 9 * * *", "--tz", "Europe/Berlin")
     before = datetime.now(UTC)
@@ -460,11 +456,6 @@ def test_execute_wait_usage_limit_exits_75_and_keeps_it_queued(cli: Cli) -> None
     assert "after-the-reset" in done.stdout
 
 
-@pytest.mark.xfail(
-    reason="bug: execute --wait on a job whose working directory is missing exits 1 "
-    "(a failed run) instead of the documented 6",
-    strict=True,
-)
 def test_execute_wait_with_a_missing_workdir_exits_6(cli: Cli, tmp_path: Path) -> None:
     make_job(cli, "nowhere", "@sim", "--workdir", str(tmp_path / "missing"))
     run = cli("job", "execute", "nowhere", "--wait", code=6)

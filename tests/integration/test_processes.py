@@ -352,11 +352,6 @@ def test_logs_follow_and_monitor_against_a_running_engine(home: Home) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="bug: `execution show` of a running execution reports 'log 0 lines' "
-    "(log_lines is only written when the execution ends)",
-    strict=True,
-)
 def test_execution_show_counts_the_lines_of_a_running_execution(home: Home) -> None:
     home.add_job("slow", "@sim lines=4 duration=3")
     engine = home.start_engine()

@@ -231,11 +231,6 @@ def test_bad_environment_value_is_reported_without_a_file() -> None:
     assert "max_concurrent_jobs" in message and "'many'" in message
 
 
-@pytest.mark.xfail(
-    reason="bug: a bad CNP_* environment value is reported at the config file's line "
-    "instead of naming the environment variable",
-    strict=True,
-)
 def test_bad_environment_value_names_the_variable_not_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[job_engine]\nmax_concurrent_jobs = 4\n")
     message = error_of(path, {"CNP_JOB_ENGINE__MAX_CONCURRENT_JOBS": "many"})
@@ -243,10 +238,6 @@ def test_bad_environment_value_names_the_variable_not_the_file(tmp_path: Path) -
     assert f"{path}:2" not in message, "line 2 of the file is fine"
 
 
-@pytest.mark.xfail(
-    reason="bug: a TOML boolean is accepted for a number or duration setting (true -> 1)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "line",
     ["[executor]\nshutdown_grace = true", "[job_engine]\nmax_concurrent_jobs = true"],
