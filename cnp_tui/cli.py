@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -108,8 +108,13 @@ FORMAT = click.option(
 )
 
 
+def _json_indent() -> int | None:
+    """Indented JSON for a person at a terminal; compact when piped (to jq, a script, a file)."""
+    return 2 if sys.stdout.isatty() else None
+
+
 def _json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json.dumps(data, indent=_json_indent(), ensure_ascii=False, default=str))
 
 
 def _dump(model: Any) -> Any:
@@ -473,9 +478,19 @@ def job_list(obj: Context, status: str | None, tag: str | None, fmt: str) -> Non
     """List jobs."""
     from cnp_tui.core.models import Job, JobStatus
 
-    jobs: list[Job] = obj.run(
-        lambda s: s.list_jobs(status=JobStatus(status) if status else None, tag=tag)
-    )
+    wanted = JobStatus(status) if status else None
+    if fmt == "json" and _json_indent() is None:
+        # Piped to a script: stream one job at a time (constant memory, fast on 10,000 jobs).
+        documents: Iterator[str] = obj.run(lambda s: s.list_jobs_json(status=wanted, tag=tag))
+        out = sys.stdout
+        out.write("[")
+        for index, document in enumerate(documents):
+            if index:
+                out.write(",")
+            out.write(document)
+        out.write("]\n")
+        return
+    jobs: list[Job] = obj.run(lambda s: s.list_jobs(status=wanted, tag=tag))
     if fmt == "json":
         from pydantic import TypeAdapter
 

@@ -9,6 +9,7 @@ names follow the Job entity of the spec; the job file's section names (``executi
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from cnp_tui.core.durations import parse_duration
 
 
 def _duration(value: Any) -> Any:
+    if type(value) is float and 0.0 <= value < math.inf:
+        return value  # the common case (read back from the store): already seconds
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float | str):
@@ -60,7 +63,9 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 class CnpModel(BaseModel):
     """Base: unknown fields are errors (a typo in a job file must not pass silently)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, use_enum_values=False, defer_build=True
+    )
 
 
 # --- prompts ---------------------------------------------------------------------------------

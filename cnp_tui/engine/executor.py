@@ -94,6 +94,7 @@ class Executor:
         self.local_tz = local_tz or datetime.now().astimezone().tzinfo
         self._runs: dict[str, _Run] = {}
         self._argv_prefix: list[str] | None = None
+        self._monitor = ProcessMonitor(settings.executor.sample_interval)
 
     def executable(self) -> list[str]:
         """The resolved claude argv prefix; raises ClaudeNotFoundError with what to fix."""
@@ -147,7 +148,9 @@ class Executor:
             cwd = check_working_directory(options.working_directory)
         except CnpError as exc:
             return self._fail_at_once(execution, logs, str(exc))
-        env = {**os.environ, **options.environment}
+        # Inherit the environment as is unless the job adds variables: copying and re-encoding
+        # os.environ for every spawn is measurable at a thousand runs a second.
+        env = {**os.environ, **options.environment} if options.environment else None
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -176,7 +179,7 @@ class Executor:
         sampler = _Sampler(
             process.pid, job.resource_limits.max_memory_mb, job.resource_limits.max_cpu_percent
         )
-        sampling = asyncio.create_task(self._sample(run, sampler, logs))
+        self._monitor.watch(sampler, lambda sampled: self._check_limits(run, sampled, logs))
         timeout = options.timeout_seconds or self.settings.executor.default_timeout
         timer = asyncio.create_task(self.clock.sleep(timeout))
         waiter = asyncio.create_task(process.wait())
@@ -200,8 +203,8 @@ class Executor:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
         finally:
-            for task in (timer, sampling):
-                task.cancel()
+            self._monitor.unwatch(sampler)
+            timer.cancel()
             if not waiter.done():
                 _killpg(process.pid, signal.SIGKILL)
                 waiter.cancel()
@@ -282,20 +285,16 @@ class Executor:
             if line:
                 logs.add(feed(line))
 
-    async def _sample(self, run: _Run, sampler: _Sampler, logs: _LogWriter) -> None:
-        interval = self.settings.executor.sample_interval
-        # Sample at once, so short runs are measured too, then on the interval.
-        while True:
-            sampler.sample()
-            over = sampler.memory_exceeded()
-            if over and not run.stop.done():
-                run.stop_detail = over
-                run.stop.set_result(StopReason.MEMORY)
-                return
-            warning = sampler.cpu_warning()
-            if warning:
-                logs.engine(warning)
-            await asyncio.sleep(interval)
+    def _check_limits(self, run: _Run, sampler: _Sampler, logs: _LogWriter) -> None:
+        """After each sample: end a tree over its memory limit, warn once about CPU."""
+        over = sampler.memory_exceeded()
+        if over and not run.stop.done():
+            run.stop_detail = over
+            run.stop.set_result(StopReason.MEMORY)
+            return
+        warning = sampler.cpu_warning()
+        if warning:
+            logs.engine(warning)
 
     async def _terminate(
         self, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]
@@ -400,8 +399,80 @@ class _LogWriter:
         self.execution.log_dropped += self._dropped
 
 
+FIRST_SAMPLE_AFTER = 0.05  # seconds: a new tree is first measured this soon, so short runs count
+
+
+class ProcessMonitor:
+    """Samples every running process tree from one task.
+
+    One pass over the process table per interval finds the descendants of every run at once;
+    ``children(recursive=True)`` per run would scan it once per run, O(n²) with a thousand running.
+    A tree that just started gets a first, root-only sample within FIRST_SAMPLE_AFTER, batched
+    with the others that started meanwhile (a burst of starts costs one wake-up, not one each).
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._watched: dict[_Sampler, Callable[[_Sampler], None]] = {}
+        self._fresh: list[_Sampler] = []
+        self._changed: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, sampler: _Sampler, on_sample: Callable[[_Sampler], None]) -> None:
+        """Sample ``sampler``'s tree until ``unwatch``; ``on_sample`` runs after each sample."""
+        self._watched[sampler] = on_sample
+        self._fresh.append(sampler)
+        if self._task is None or self._task.done():
+            self._changed = asyncio.Event()
+            self._task = asyncio.create_task(self._loop(), name="cnp-process-monitor")
+        assert self._changed is not None
+        self._changed.set()
+
+    def unwatch(self, sampler: _Sampler) -> None:
+        self._watched.pop(sampler, None)
+        if not self._watched and self._changed is not None:
+            self._changed.set()  # let the loop end now rather than at its next tick
+
+    async def _loop(self) -> None:
+        assert self._changed is not None
+        changed = self._changed
+        next_full = time.monotonic() + self.interval
+        while self._watched:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), max(0.0, next_full - time.monotonic()))
+            if not self._watched:
+                break
+            if changed.is_set() and time.monotonic() < next_full:
+                await asyncio.sleep(FIRST_SAMPLE_AFTER)
+                changed.clear()
+                fresh, self._fresh = self._fresh, []
+                self._sample([sampler for sampler in fresh if sampler in self._watched], None)
+                continue
+            changed.clear()
+            self._fresh = []
+            self._sample(list(self._watched), _children_by_parent())
+            next_full = time.monotonic() + self.interval
+
+    def _sample(self, samplers: list[_Sampler], tree: dict[int, list[int]] | None) -> None:
+        for sampler in samplers:
+            sampler.sample(tree)
+            on_sample = self._watched.get(sampler)
+            if on_sample is not None:
+                on_sample(sampler)
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over the process table."""
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        parent = proc.info["ppid"]
+        if parent:
+            children.setdefault(parent, []).append(proc.pid)
+    return children
+
+
 class _Sampler:
-    """Memory and CPU of a process tree, sampled with psutil."""
+    """Memory and CPU of one process tree (sampled by the ProcessMonitor)."""
 
     def __init__(
         self, pid: int, max_memory_mb: float | None, max_cpu_percent: float | None
@@ -411,6 +482,7 @@ class _Sampler:
         self.max_cpu_percent = max_cpu_percent
         self._procs: dict[int, psutil.Process] = {}
         self._cpu: dict[int, float] = {}
+        self._root_found = False
         self.peak_rss_mb: float | None = None
         self.rss_mb = 0.0
         self.samples = 0
@@ -419,18 +491,23 @@ class _Sampler:
         self._prev: tuple[float, float] | None = None
         self.max_cpu: float | None = None
         self._warned = False
-        with contextlib.suppress(psutil.Error):
-            self._procs[pid] = psutil.Process(pid)
 
-    def sample(self) -> None:
-        root = self._procs.get(self.pid)
-        if root is None:
-            return
-        try:
-            for child in root.children(recursive=True):
-                self._procs.setdefault(child.pid, child)
-        except psutil.Error:
-            pass
+    def sample(self, tree: dict[int, list[int]] | None = None) -> None:
+        """Measure the root and what is known of its tree (``tree`` adds new descendants)."""
+        if not self._root_found:
+            self._root_found = True
+            with contextlib.suppress(psutil.Error):
+                self._procs[self.pid] = psutil.Process(self.pid)
+        if self.pid not in self._procs:
+            return  # the root is gone: its last figures stand
+        if tree is not None:
+            stack = list(tree.get(self.pid, ()))
+            while stack:
+                pid = stack.pop()
+                if pid not in self._procs:
+                    with contextlib.suppress(psutil.Error):
+                        self._procs[pid] = psutil.Process(pid)
+                stack.extend(tree.get(pid, ()))
         rss = 0
         for pid, proc in list(self._procs.items()):
             try:

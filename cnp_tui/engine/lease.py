@@ -7,8 +7,6 @@ import socket
 import uuid
 from datetime import datetime
 
-import psutil
-
 from cnp_tui.core.models import Lease
 
 HOSTNAME = socket.gethostname()
@@ -22,6 +20,8 @@ def new_owner_id() -> str:
 
 def lease_is_stale(lease: Lease, now: datetime, heartbeat_interval: float) -> bool:
     """True when the holder is gone: its process is dead (same host) or it stopped beating."""
+    import psutil  # here, not at the top: `cnp job list` reaches this module and must start fast
+
     if lease.host == HOSTNAME and not psutil.pid_exists(lease.pid):
         return True
     silent = (now - lease.heartbeat_at).total_seconds()

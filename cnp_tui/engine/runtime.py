@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -109,6 +110,9 @@ class Runtime:
         self._tasks = [asyncio.create_task(self._heartbeat(), name="cnp-heartbeat")]
         if self.run_scheduler:
             self._tasks.append(asyncio.create_task(self._housekeeping(), name="cnp-housekeeping"))
+        # What exists now (modules, jobs, triggers) lives as long as the engine: keep it out of
+        # the collector's full passes, which otherwise rescan it all every few thousand runs.
+        gc.freeze()
         assert self.lease is not None
         self.bus.publish(EngineStarted(self.owner, self.lease.pid, self.lease.host))
         log.info(

@@ -7,7 +7,7 @@ relies on (and lets a test or a future backend provide the same surface).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -42,6 +42,12 @@ class Store(Protocol):
     async def list_jobs(
         self, *, status: JobStatus | None = None, tag: str | None = None
     ) -> list[Job]: ...
+    async def iter_jobs(
+        self, *, status: JobStatus | None = None, tag: str | None = None
+    ) -> Iterator[Job]:
+        """Like ``list_jobs``, each job built only when the iterator reaches it."""
+        ...
+
     async def jobs_updated_since(self, updated_at: str) -> list[Job]: ...
     async def job_ids(self) -> list[str]: ...
     async def delete_job(self, job_id: str) -> None: ...

@@ -14,10 +14,12 @@ the file as a cnp database so that a foreign SQLite file is refused instead of m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,32 @@ _JOB_SPEC_FIELDS = (
     "catch_up",
 )
 _TRUSTED = {"trusted": True}
+
+# A job row as one JSON document (the stored spec plus the columns), so that pydantic parses it
+# in one pass from text instead of json.loads + dict surgery + validation of Python objects.
+_JOB_DOC = """json_set(spec,
+    '$.id', id, '$.name', name, '$.prompt_id', prompt_id, '$.status', status,
+    '$.priority', priority, '$.tags', json(tags), '$.execution_count', execution_count,
+    '$.failure_count', failure_count, '$.avg_execution_time_ms', avg_execution_time_ms,
+    '$.success_rate', success_rate, '$.last_status', last_status,
+    '$.next_run_time', next_run_time, '$.last_run_time', last_run_time,
+    '$.created_at', created_at, '$.updated_at', updated_at)"""
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many objects are built at once.
+
+    Reading thousands of rows allocates only acyclic objects, yet each allocation burst triggers
+    collections that rescan the whole heap: half the time of a 10,000-job read went there.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def ts(value: datetime | None) -> str | None:
@@ -496,25 +524,12 @@ class SqliteStore:
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
-        data = json.loads(row["spec"])
-        data.update(
-            id=row["id"],
-            name=row["name"],
-            prompt_id=row["prompt_id"],
-            status=row["status"],
-            priority=row["priority"],
-            tags=json.loads(row["tags"]),
-            execution_count=row["execution_count"],
-            failure_count=row["failure_count"],
-            avg_execution_time_ms=row["avg_execution_time_ms"],
-            success_rate=row["success_rate"],
-            last_status=row["last_status"],
-            next_run_time=row["next_run_time"],
-            last_run_time=row["last_run_time"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-        return Job.model_validate(data, context=_TRUSTED)
+        return Job.model_validate_json(row[0], context=_TRUSTED)
+
+    @classmethod
+    def _jobs(cls, rows: Iterable[sqlite3.Row]) -> list[Job]:
+        with paused_gc():
+            return [cls._job(row) for row in rows]
 
     async def add_job(self, job: Job) -> Job:
         try:
@@ -580,31 +595,44 @@ class SqliteStore:
 
     async def jobs_updated_since(self, updated_at: str) -> list[Job]:
         """Jobs whose definition changed at or after ``updated_at`` (all jobs for "")."""
-        rows = await self._rows("SELECT * FROM jobs WHERE updated_at >= ?", (updated_at,))
-        return [self._job(row) for row in rows]
+        rows = await self._rows(f"SELECT {_JOB_DOC} FROM jobs WHERE updated_at >= ?", (updated_at,))
+        return self._jobs(rows)
 
     async def job_ids(self) -> list[str]:
         return [row[0] for row in await self._rows("SELECT id FROM jobs")]
 
     async def get_job(self, job_id: str) -> Job | None:
-        rows = await self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = await self._rows(f"SELECT {_JOB_DOC} FROM jobs WHERE id = ?", (job_id,))
         return self._job(rows[0]) if rows else None
 
     async def find_jobs(self, ref: str) -> list[Job]:
         """Jobs whose id equals ``ref``, else whose name equals it, else whose id starts with it."""
         for sql, param in (
-            ("SELECT * FROM jobs WHERE id = ?", ref),
-            ("SELECT * FROM jobs WHERE name = ?", ref),
-            ("SELECT * FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 10", _like_prefix(ref)),
+            (f"SELECT {_JOB_DOC} FROM jobs WHERE id = ?", ref),
+            (f"SELECT {_JOB_DOC} FROM jobs WHERE name = ?", ref),
+            (
+                f"SELECT {_JOB_DOC} FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 10",
+                _like_prefix(ref),
+            ),
         ):
             rows = await self._rows(sql, (param,))
             if rows:
-                return [self._job(row) for row in rows]
+                return self._jobs(rows)
         return []
 
     async def list_jobs(
         self, *, status: JobStatus | None = None, tag: str | None = None
     ) -> list[Job]:
+        rows = await self._job_rows(status, tag)
+        return self._jobs(rows)
+
+    async def iter_jobs(
+        self, *, status: JobStatus | None = None, tag: str | None = None
+    ) -> Iterator[Job]:
+        rows = await self._job_rows(status, tag)
+        return (self._job(row) for row in rows)
+
+    async def _job_rows(self, status: JobStatus | None, tag: str | None) -> list[sqlite3.Row]:
         where, params = [], []
         if status is not None:
             where.append("status = ?")
@@ -613,8 +641,7 @@ class SqliteStore:
             where.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)")
             params.append(tag)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._rows(f"SELECT * FROM jobs{clause} ORDER BY name", params)
-        return [self._job(row) for row in rows]
+        return await self._rows(f"SELECT {_JOB_DOC} FROM jobs{clause} ORDER BY name", params)
 
     async def delete_job(self, job_id: str) -> None:
         async with self.transaction() as conn:
