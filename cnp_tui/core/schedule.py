@@ -597,11 +597,18 @@ def parse_once(expression: str, timezone: str = "UTC") -> datetime:
     return wall.first  # ambiguous: the first occurrence
 
 
+@functools.lru_cache(maxsize=4096)
+def _shared_cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    # Triggers are immutable, and fleets of jobs share a handful of expressions ("0 9 * * *"):
+    # one parsed trigger per (expression, zone) keeps 10,000 jobs cheap to load and to hold.
+    return CronTrigger(expression, timezone)
+
+
 def build_trigger(schedule_type: str, expression: str, timezone: str, anchor: datetime) -> Trigger:
     """The trigger for a job's schedule; ``anchor`` counts interval slots (ignored otherwise)."""
     kind = str(getattr(schedule_type, "value", schedule_type)).strip().lower()
     if kind == "cron":
-        return CronTrigger(expression, timezone)
+        return _shared_cron_trigger(expression, timezone)
     if kind == "interval":
         return IntervalTrigger(parse_interval(expression), anchor)
     if kind == "once":

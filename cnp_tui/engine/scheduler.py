@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import psutil
+from pydantic import BaseModel
 
 from cnp_tui.config import Settings
 from cnp_tui.core import retry as retry_policy
@@ -82,6 +83,27 @@ def end_orphan_process(execution: Execution) -> None:
         )
 
 
+class SharedSections:
+    """Makes jobs with equal sections (schedule, options, retry, limits) share one instance.
+
+    The engine holds every job; 10,000 jobs written from a few templates would otherwise hold
+    10,000 equal copies of each section, most of a job's memory. The engine never changes a
+    section in place (it replaces whole jobs), so sharing is safe.
+    """
+
+    SECTIONS = ("schedule", "execution_options", "retry_config", "resource_limits")
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], BaseModel] = {}
+
+    def share(self, job: Job) -> None:
+        for name in self.SECTIONS:
+            section: BaseModel = getattr(job, name)
+            shared = self._seen.setdefault((name, section.model_dump_json()), section)
+            if shared is not section:
+                setattr(job, name, shared)
+
+
 class Scheduler:
     """Owns the in-memory schedule and queue of one engine."""
 
@@ -102,6 +124,7 @@ class Scheduler:
         self.owner = owner
         self._jobs: dict[str, Job] = {}
         self._triggers: dict[str, Trigger] = {}
+        self._sections = SharedSections()
         self._due: list[tuple[datetime, str]] = []
         self._queue: list[tuple[int, datetime, int, str]] = []
         self._queued: dict[str, Execution] = {}
@@ -279,6 +302,7 @@ class Scheduler:
                 self._forget_job(job_id)
         fixes: dict[str, tuple[datetime | None, JobStatus | None]] = {}
         for job in changed:
+            self._sections.share(job)
             self._jobs_seen_at = max(self._jobs_seen_at, job.updated_at.isoformat())
             previous = self._jobs.get(job.id)
             self._jobs[job.id] = job

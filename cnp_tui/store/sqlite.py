@@ -593,10 +593,14 @@ class SqliteStore:
         if future is not None:
             await future
 
-    async def jobs_updated_since(self, updated_at: str) -> list[Job]:
-        """Jobs whose definition changed at or after ``updated_at`` (all jobs for "")."""
+    async def jobs_updated_since(self, updated_at: str) -> Iterator[Job]:
+        """Jobs whose definition changed at or after ``updated_at`` (all jobs for "").
+
+        Each job is built when the iterator reaches it, so a caller that keeps only part of
+        each (the engine shares equal sections) never holds them all in full at once.
+        """
         rows = await self._rows(f"SELECT {_JOB_DOC} FROM jobs WHERE updated_at >= ?", (updated_at,))
-        return self._jobs(rows)
+        return (self._job(row) for row in rows)
 
     async def job_ids(self) -> list[str]:
         return [row[0] for row in await self._rows("SELECT id FROM jobs")]
