@@ -72,6 +72,23 @@ def _printed_time(text: str) -> float | None:
 # --- 1. a burst of 1,000 due jobs -----------------------------------------------------------
 
 
+async def claim_manual_executions(store: SqliteStore, job_ids: list[str], count: int) -> None:
+    """Queue ``count`` manual executions, round-robin over ``job_ids``, in one transaction."""
+    now = datetime.now(UTC)
+    queued = [
+        Execution(
+            job_id=job_ids[index % len(job_ids)],
+            trigger=ExecutionTrigger.MANUAL,
+            scheduled_for=now + timedelta(microseconds=index),
+            attempt=1,
+            priority=5,
+            queued_at=now,
+        )
+        for index in range(count)
+    ]
+    assert len(await store.claim_slots(queued, {})) == count
+
+
 async def cnp_burst(home: Path, child: Path, count: int, lead: float) -> tuple[peers.Burst, float]:
     """``count`` one-shot jobs due ``lead`` seconds from now, run by an in-process engine.
 
@@ -295,19 +312,7 @@ async def cnp_sustained(
             )
             for index in range(jobs_count)
         ]
-        now = datetime.now(UTC)
-        queued = [
-            Execution(
-                job_id=jobs[index % jobs_count].id,
-                trigger=ExecutionTrigger.MANUAL,
-                scheduled_for=now + timedelta(microseconds=index),
-                attempt=1,
-                priority=5,
-                queued_at=now,
-            )
-            for index in range(count)
-        ]
-        assert len(await store.claim_slots(queued, {})) == count  # one transaction
+        await claim_manual_executions(store, [job.id for job in jobs], count)
     finished = 0
     all_done = asyncio.Event()
 
@@ -553,19 +558,7 @@ async def queue_manual_executions(database: Path, count: int) -> None:
     """``count`` queued manual executions of one job allowing that many in parallel."""
     async with SqliteStore(database) as store:
         job = (await store.find_jobs("parallel"))[0]
-        now = datetime.now(UTC)
-        executions = [
-            Execution(
-                job_id=job.id,
-                trigger=ExecutionTrigger.MANUAL,
-                scheduled_for=now + timedelta(microseconds=index),
-                attempt=1,
-                priority=5,
-                queued_at=now,
-            )
-            for index in range(count)
-        ]
-        assert len(await store.claim_slots(executions, {})) == count
+        await claim_manual_executions(store, [job.id], count)
 
 
 async def test_thousand_executions_at_once(
