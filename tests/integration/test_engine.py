@@ -379,6 +379,20 @@ async def test_missing_working_directory_fails_at_once_without_retry(
     assert done.retry is None
 
 
+async def test_a_run_records_the_memory_and_cpu_of_its_process_tree(
+    engine: Runtime, client: JobService
+) -> None:
+    events = Recorder(engine.bus)
+    job = await add_job(client, "measured", "@sim memory=50 duration=0.4")
+    await client.execute_job(job.id)
+    [done] = await events.wait_for(ExecutionFinished, finished(job.id))
+    usage = done.execution.resource_usage
+    assert usage is not None, "a run of 0.4 s is sampled (first sample soon after the start)"
+    assert usage.samples >= 2, "sampled again on the interval, not only once"
+    assert (usage.peak_rss_mb or 0) > 50
+    assert (usage.cpu_seconds or 0) > 0
+
+
 async def test_memory_limit_ends_the_run_with_a_clear_error(
     engine: Runtime, client: JobService
 ) -> None:
