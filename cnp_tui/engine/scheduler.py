@@ -129,6 +129,7 @@ class Scheduler:
         self._queue: list[tuple[int, datetime, int, str]] = []
         self._queued: dict[str, Execution] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._cancel_on_start: set[str] = set()
         self._running_per_job: Counter[str] = Counter()
         self._prompts: dict[str, Prompt] = {}
         self._cooldown: Cooldown | None = None
@@ -281,10 +282,15 @@ class Scheduler:
                 self._enqueue(execution)
                 self.bus.publish(ExecutionQueued(execution))
         for execution_id, status in await self.store.cancel_requests():
-            if status == ExecutionStatus.QUEUED.value:
+            # The row may still read "queued" for a moment after the start (group commit):
+            # what this engine runs decides, not the row.
+            if status == ExecutionStatus.QUEUED.value and execution_id not in self._running:
                 await self.cancel_queued(execution_id, "cancelled before it started")
-            else:
-                self.executor.stop(execution_id, StopReason.CANCEL, "cancelled by request")
+            elif (
+                not self.executor.stop(execution_id, StopReason.CANCEL, "cancelled by request")
+                and execution_id in self._running  # starting: its process does not exist yet
+            ):
+                self._cancel_on_start.add(execution_id)
         cooldown = await self.store.get_cooldown()
         if self._cooldown is not None and cooldown is None:
             self._cooldown = None
@@ -487,6 +493,7 @@ class Scheduler:
             log.exception("execution %s of job %s failed inside the engine", execution.id, job.name)
         finally:
             self._running.pop(execution.id, None)
+            self._cancel_on_start.discard(execution.id)
             self._running_per_job[job.id] -= 1
             if self._running_per_job[job.id] <= 0:
                 del self._running_per_job[job.id]
@@ -525,7 +532,12 @@ class Scheduler:
             execution.trigger.value,
             execution.attempt,
         )
-        if prompt is None:
+        if execution.id in self._cancel_on_start:
+            execution.status = ExecutionStatus.CANCELLED
+            execution.error = "cancelled by request"
+            execution.completed_at = self.clock.now()
+            result = RunResult(execution, retryable=False)
+        elif prompt is None:
             execution.status = ExecutionStatus.FAILED
             execution.error = (
                 f"prompt '{job.prompt_id}' no longer exists; point the job at another prompt"

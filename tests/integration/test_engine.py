@@ -4,6 +4,7 @@ time driven by a manual clock."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -209,6 +210,24 @@ async def test_cancel_from_a_client_stops_a_running_execution(
     assert done.retry is None, "a cancelled execution is not retried"
     stored = await client.get_execution(execution.id)
     assert stored.status is ExecutionStatus.CANCELLED
+
+
+async def test_a_cancel_that_reads_a_not_yet_committed_start_still_stops_the_run(
+    engine: Runtime, client: JobService, paths: Paths
+) -> None:
+    events = Recorder(engine.bus)
+    job = await add_job(client, "long", "@sim hang")
+    execution = await client.execute_job(job.id)
+    await events.wait_for(ExecutionStarted)
+    await engine.store.flush()
+    # The start is group-committed: for a moment the row still reads "queued". Recreate that.
+    with sqlite3.connect(paths.database) as conn:
+        conn.execute("UPDATE executions SET status = 'queued' WHERE id = ?", (execution.id,))
+    conn.close()
+    assert await client.cancel_execution(execution.id) == "requested"
+    await engine.scheduler.sync()
+    [done] = await events.wait_for(ExecutionFinished, finished(job.id))
+    assert done.execution.status is ExecutionStatus.CANCELLED
 
 
 async def test_max_parallel_queues_a_second_run_instead_of_overlapping(
