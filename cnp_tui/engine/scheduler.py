@@ -215,6 +215,11 @@ class Scheduler:
         return len(self._running)
 
     @property
+    def loop_alive(self) -> bool:
+        """True while the scheduling loop and the database watcher run (health checks)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    @property
     def cooldown(self) -> Cooldown | None:
         return self._cooldown
 

@@ -492,3 +492,13 @@ async def test_a_failed_claim_is_retried_not_skipped(
     assert failures == [1]
     assert done.execution.scheduled_for == job.next_run_time
     assert done.execution.trigger is ExecutionTrigger.SCHEDULE
+
+
+async def test_loop_alive_reports_the_scheduler_running_then_stopped(
+    paths: Paths, clock: ManualClock
+) -> None:
+    runtime = Runtime(paths, make_settings(), clock=clock)
+    assert not runtime.scheduler.loop_alive, "not started yet"
+    async with runtime:
+        assert runtime.scheduler.loop_alive
+    assert not runtime.scheduler.loop_alive
