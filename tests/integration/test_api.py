@@ -368,35 +368,34 @@ async def test_websocket_log_stream_resumes_by_seq_without_gaps(api: Api) -> Non
             message = await ws.receive_json(timeout=20)
             if message["type"] == "ExecutionLogStream":
                 received.append(message)
-    # Disconnected mid-run; reconnect from the last seq seen.
+    assert not any(m["stream"] == "result" for m in received), "disconnected mid-run"
+    # Reconnect from the last seq seen, while the execution still runs.
     async with await api.ws() as ws:
-        await ws.send_json(
-            {
-                "type": "subscribe_logs",
-                "executionId": execution_id,
-                "afterSeq": received[-1]["seq"],
-            }
-        )
-        caught_up = False
-        while True:
+        resume = {"type": "subscribe_logs", "executionId": execution_id}
+        await ws.send_json(resume | {"afterSeq": received[-1]["seq"]})
+        await api.events.wait_for(ExecutionFinished, lambda e: e.execution.id == execution_id)
+        await api.runtime.store.flush()
+        stored = await api.runtime.store.get_logs(execution_id)
+        while received[-1]["seq"] < stored[-1].seq:
             message = await ws.receive_json(timeout=20)
             if message["type"] == "ExecutionLogStream":
                 received.append(message)
-            elif message["type"] == "subscribed_logs":
-                caught_up = True
-                if message["status"] not in ("queued", "running"):
-                    break
-            if caught_up and received and received[-1]["message"] == "Done.":
+        # After the end, a late subscriber gets the stored tail alone.
+        await ws.send_json(resume | {"afterSeq": stored[-3].seq})
+        tail = []
+        while True:
+            message = await ws.receive_json(timeout=20)
+            if message["type"] == "subscribed_logs" and tail:
+                assert message["status"] == "completed"
+                assert message["lastSeq"] == stored[-1].seq
                 break
-            if caught_up and any(m["stream"] == "result" for m in received):
-                break
-    await api.events.wait_for(ExecutionFinished, lambda e: e.execution.id == execution_id)
-    await api.runtime.store.flush()
+            if message["type"] == "ExecutionLogStream":
+                tail.append(message["seq"])
     seqs = [m["seq"] for m in received]
-    stored = await api.runtime.store.get_logs(execution_id)
-    assert seqs == [line.seq for line in stored][: len(seqs)]
-    assert seqs == list(range(1, len(seqs) + 1)), "no gap and no duplicate"
+    assert seqs == [line.seq for line in stored], "every line once, in order, none missing"
+    assert [m["message"] for m in received] == [line.text for line in stored]
     assert sum(m["stream"] == "assistant" for m in received) == 40
+    assert tail == [line.seq for line in stored[-2:]]
     first = received[0]
     assert set(first) >= {"executionId", "logLevel", "message", "timestamp", "seq"}
 
