@@ -177,6 +177,8 @@ def main(
     """
     ctx.obj = Context(home, config)
     if ctx.invoked_subcommand is not None:
+        if api_bind:
+            raise click.UsageError("--api serves the API from the engine: use it with --no-ui")
         return
     if no_ui:
         import logging

@@ -348,12 +348,10 @@ async def job_metrics(request: web.Request) -> web.Response:
     status = await state.service.status()
     names = {job.id: job.name for job in await state.service.list_jobs()}
     text = await state.metrics.render(status, names)
-    return web.Response(
-        text=text,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Version": "0.0.4"},
-    )
+    response = web.Response(text=text)
+    # The Prometheus text exposition format, version 0.0.4.
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response
 
 
 async def health(request: web.Request) -> web.Response:

@@ -3,7 +3,6 @@ SQLite home, driven with aiohttp's client; executions run on the simulator."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
@@ -17,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cnp_tui.config import Settings
 from cnp_tui.core.clock import ManualClock
-from cnp_tui.core.events import ExecutionFinished, JobChanged
+from cnp_tui.core.events import ExecutionFinished, ExecutionStarted, JobChanged
 from cnp_tui.engine.runtime import Runtime
 from cnp_tui.errors import ConfigError
 from cnp_tui.paths import Paths
@@ -290,11 +289,10 @@ async def test_execute_history_logs_and_cancel(api: Api) -> None:
 
 async def test_cancel_a_running_execution(api: Api) -> None:
     _, execution_id = await run_job(api, "@sim lines=50 duration=30")
-    for _ in range(200):
-        _, execution = await api.call("GET", f"/api/executions/{execution_id}")
-        if execution["status"] == "running":
-            break
-        await asyncio.sleep(0.05)
+    await api.events.wait_for(ExecutionStarted, lambda e: e.execution.id == execution_id)
+    await api.runtime.store.flush()  # the row says running (see the report: queued-row race)
+    _, execution = await api.call("GET", f"/api/executions/{execution_id}")
+    assert execution["status"] == "running"
     status, body = await api.call("POST", f"/api/executions/{execution_id}/cancel")
     assert status == 202 and body == {"execution_id": execution_id, "outcome": "requested"}
     [done] = await api.events.wait_for(ExecutionFinished, lambda e: e.execution.id == execution_id)
