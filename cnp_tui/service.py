@@ -12,7 +12,7 @@ import binascii
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -518,9 +518,14 @@ class JobService:
         job_id = (await self.get_job(ref)).id if ref else None
         executions = await self.store.list_executions(job_id=job_id, status=status, limit=None)
 
+        def stamp(when: datetime) -> str:  # fixed width: compares as text
+            return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
         def key(execution: Execution) -> tuple[str, str]:
+            # Manual runs queued in the same instant differ by scheduled_for (microseconds).
             when = execution.queued_at or execution.scheduled_for
-            return (when.isoformat(), f"{execution.attempt:06d}:{execution.id}")
+            tie = f"{stamp(execution.scheduled_for)}|{execution.attempt:06d}|{execution.id}"
+            return (stamp(when), tie)
 
         executions.sort(key=key, reverse=True)
         if cursor:

@@ -287,10 +287,36 @@ async def test_execute_history_logs_and_cancel(api: Api) -> None:
     assert status == 409 and "already ended" in body["detail"]
 
 
+async def test_execution_history_pages_newest_first_and_filters_by_status(api: Api) -> None:
+    job_id, first = await run_job(api, "@sim")
+    ids = [first]
+    for _ in range(4):
+        _, execution = await api.call("POST", f"/api/jobs/{job_id}/execute")
+        ids.append(execution["id"])
+    await api.events.wait_for(ExecutionFinished, lambda e: e.execution.job_id == job_id, count=5)
+    await api.runtime.store.flush()
+    paged, cursor = [], None
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        status, page = await api.call("GET", f"/api/jobs/{job_id}/executions", params=params)
+        assert status == 200 and len(page["items"]) <= 2
+        paged += [e["id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == list(reversed(ids)), "newest first, each once"
+    _, done = await api.call(
+        "GET", f"/api/jobs/{job_id}/executions", params={"status": "completed"}
+    )
+    assert len(done["items"]) == 5
+    _, none = await api.call("GET", f"/api/jobs/{job_id}/executions", params={"status": "failed"})
+    assert none == {"items": [], "next_cursor": None}
+
+
 async def test_cancel_a_running_execution(api: Api) -> None:
     _, execution_id = await run_job(api, "@sim lines=50 duration=30")
     await api.events.wait_for(ExecutionStarted, lambda e: e.execution.id == execution_id)
-    await api.runtime.store.flush()  # the row says running (see the report: queued-row race)
+    await api.runtime.store.flush()  # mark_started is group-committed
     _, execution = await api.call("GET", f"/api/executions/{execution_id}")
     assert execution["status"] == "running"
     status, body = await api.call("POST", f"/api/executions/{execution_id}/cancel")
