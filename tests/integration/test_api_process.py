@@ -113,6 +113,18 @@ def test_bad_api_flag_is_a_clear_error(tmp_path: Path) -> None:
     assert "expected [HOST:]PORT" in proc.stderr
 
 
+def test_headless_engine_with_api_flag_serves_and_stops_cleanly(served: Served) -> None:
+    with urllib.request.urlopen(served.base + "/api/jobs/health", timeout=10) as response:
+        health = json.loads(response.read())
+    assert response.status == 200 and health["status"] == "ok"
+    anonymous = urllib.request.Request(served.base + "/api/jobs")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=10)
+    assert refused.value.code == 401
+    assert served.call("GET", "/api/jobs") == (200, {"items": [], "next_cursor": None})
+    # (the fixture then stops the engine with SIGTERM and expects exit status 0)
+
+
 @pytest.mark.slow
 def test_headless_engine_serves_the_api_and_fuzzing_finds_no_5xx(served: Served) -> None:
     import hypothesis
