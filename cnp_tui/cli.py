@@ -165,15 +165,25 @@ def _fields(pairs: Sequence[tuple[str, Any]]) -> None:
     "platform config dir).",
 )
 @click.option("--no-ui", is_flag=True, help="Run the engine headless (systemd, tmux, no TTY).")
+@click.option(
+    "--api",
+    "api_bind",
+    metavar="[HOST:]PORT",
+    help="Serve the REST + WebSocket API from the engine (default host 127.0.0.1).",
+)
 @click.version_option(package_name="cnp-tui", prog_name="cnp")
 @click.pass_context
-def main(ctx: click.Context, home: str | None, config: str | None, no_ui: bool) -> None:
+def main(
+    ctx: click.Context, home: str | None, config: str | None, no_ui: bool, api_bind: str | None
+) -> None:
     """cnp: run Claude Code prompts on schedules, unattended.
 
     Without a command, `cnp --no-ui` runs the scheduler engine in the foreground.
     """
     ctx.obj = Context(home, config)
     if ctx.invoked_subcommand is not None:
+        if api_bind:
+            raise click.UsageError("--api serves the API from the engine: use it with --no-ui")
         return
     if no_ui:
         import logging
@@ -187,6 +197,8 @@ def main(ctx: click.Context, home: str | None, config: str | None, no_ui: bool) 
             datefmt="%Y-%m-%d %H:%M:%S",
         )
         obj: Context = ctx.obj
+        if api_bind:
+            _enable_api(obj, api_bind)
         sys.exit(_run(run_headless(obj.paths, obj.settings)))
     click.echo(
         "cnp: the dashboard is not part of this release yet; run the engine with `cnp --no-ui` "
@@ -896,6 +908,38 @@ def format_log_line(line: LogLine, *, color: bool) -> str:
         "tool_result": "bright_black",
     }
     return click.style(text, fg=colors.get(line.stream))
+
+
+# --- API ---------------------------------------------------------------------------------
+
+
+def _enable_api(obj: Context, bind: str) -> None:
+    """Apply ``--api [HOST:]PORT`` over the config's [api] section."""
+    from cnp_tui.config import parse_bind
+
+    host, port = parse_bind(bind)
+    settings = obj.settings
+    update: dict[str, Any] = {"enabled": True, "port": port}
+    if host:
+        update["host"] = host
+    settings.api = settings.api.model_copy(update=update)
+
+
+@main.group("api")
+def api_group() -> None:
+    """The REST + WebSocket API (served by `cnp --no-ui --api PORT`)."""
+
+
+@api_group.command("token")
+@pass_ctx
+def api_token(obj: Context) -> None:
+    """Print the API's bearer token (generated into the home if there is none yet)."""
+    from cnp_tui.api.auth import read_token, token_path
+
+    token = read_token(obj.paths, obj.settings.api, create=True)
+    click.echo(token)
+    if not obj.settings.api.token_env:
+        click.echo(f"(stored in {token_path(obj.paths)}, mode 0600)", err=True)
 
 
 if __name__ == "__main__":

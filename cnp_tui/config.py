@@ -105,6 +105,39 @@ class DatabaseConfig(Section):
     """Finished executions kept per job; older ones are deleted with their logs."""
 
 
+class ApiConfig(Section):
+    enabled: bool = False
+    """Serve the REST + WebSocket API from the engine process (or pass `cnp --no-ui --api PORT`)."""
+    host: str = "127.0.0.1"
+    """Address to bind; anything but loopback needs a token (always the case unless disabled)."""
+    port: int = Field(default=8765, ge=0, le=65535)
+    """TCP port; 0 picks a free one (tests)."""
+    token_env: str | None = None
+    """Name of an environment variable holding the bearer token; unset: a token is generated
+    on first start into `api-token` (mode 0600) in the home, and `cnp api token` prints it."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Request bodies larger than this are refused with 413."""
+    ws_send_queue: int = Field(default=1000, ge=1)
+    """Messages waiting for one WebSocket client; a client that falls this far behind is
+    closed (code 1013) instead of slowing the engine down."""
+
+
+def parse_bind(value: str) -> tuple[str | None, int]:
+    """``[HOST:]PORT`` of ``--api`` (``[::1]:8080`` for IPv6); raise ConfigError."""
+    host: str | None = None
+    port_text = value
+    if ":" in value:
+        host, _, port_text = value.rpartition(":")
+        host = host.strip("[]") or None
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--api {value!r}: expected [HOST:]PORT, like 8765 or 0.0.0.0:8765")
+    return host, port
+
+
 class Settings(BaseModel):
     """Every setting of cnp; each section is a table of the TOML file."""
 
@@ -114,6 +147,7 @@ class Settings(BaseModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
 
 def _env_overrides(

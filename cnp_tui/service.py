@@ -7,10 +7,13 @@ other processes through ``PRAGMA data_version``; in its own process ``on_change`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -76,6 +79,64 @@ class Status(BaseModel):
     cooldown: Cooldown | None
     cooldown_seconds_left: float | None
     jobs: dict[str, int]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next (None: the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class JobStats(BaseModel):
+    """Per-job figures of ``/api/jobs/stats``."""
+
+    id: str
+    name: str
+    status: JobStatus
+    execution_count: int
+    failure_count: int
+    success_rate: float | None
+    avg_execution_time_ms: float | None
+    last_status: ExecutionStatus | None
+    last_run_time: datetime | None
+
+
+class Stats(BaseModel):
+    """Totals and per-job success rates and durations."""
+
+    jobs: dict[str, int]
+    executions: dict[str, int]
+    total_runs: int
+    total_failures: int
+    success_rate: float | None
+    per_job: list[JobStats]
+
+
+def _encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) for k in key):
+        raise InvalidInputError(
+            "cursor: not a cursor of this list",
+            hint="pass the next_cursor of the previous page unchanged, or omit it",
+        )
+    return key
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError(f"limit: must be between 1 and 1000, got {limit}")
+    return limit
 
 
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -413,3 +474,93 @@ class JobService:
         cleared = await self.store.clear_cooldown()
         await self._changed()
         return cleared
+
+    # --- pages and statistics (REST API) ---------------------------------------------------
+
+    async def page_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """Jobs by name (then id); the cursor is the last (name, id) seen, so a page stays
+        correct when jobs are added or deleted meanwhile."""
+        _check_limit(limit)
+        jobs = sorted(await self.list_jobs(status=status, tag=tag), key=lambda j: (j.name, j.id))
+        if cursor:
+            after = tuple(_decode_cursor(cursor, 2))
+            jobs = [job for job in jobs if (job.name, job.id) > after]
+        items = jobs[:limit]
+        more = len(jobs) > limit
+        return Page[Job](
+            items=items,
+            next_cursor=_encode_cursor([items[-1].name, items[-1].id]) if more else None,
+        )
+
+    async def page_prompts(self, *, limit: int = 50, cursor: str | None = None) -> Page[Prompt]:
+        """Prompts by id; the cursor is the last id seen."""
+        _check_limit(limit)
+        prompts = sorted(await self.list_prompts(), key=lambda p: p.id)
+        if cursor:
+            [after] = _decode_cursor(cursor, 1)
+            prompts = [prompt for prompt in prompts if prompt.id > after]
+        items = prompts[:limit]
+        more = len(prompts) > limit
+        return Page[Prompt](
+            items=items, next_cursor=_encode_cursor([items[-1].id]) if more else None
+        )
+
+    async def page_executions(
+        self,
+        ref: str | None = None,
+        *,
+        status: list[ExecutionStatus] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Execution]:
+        """Executions newest first; the cursor is the last (queued time, id) seen.
+
+        The store has no keyset query yet, so this reads the (retention-capped) history and
+        pages it here.
+        """
+        _check_limit(limit)
+        job_id = (await self.get_job(ref)).id if ref else None
+        executions = await self.store.list_executions(job_id=job_id, status=status, limit=None)
+
+        def stamp(when: datetime) -> str:  # fixed width: compares as text
+            return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+        def key(execution: Execution) -> tuple[str, str]:
+            # Manual runs queued in the same instant differ by scheduled_for (microseconds).
+            when = execution.queued_at or execution.scheduled_for
+            tie = f"{stamp(execution.scheduled_for)}|{execution.attempt:06d}|{execution.id}"
+            return (stamp(when), tie)
+
+        executions.sort(key=key, reverse=True)
+        if cursor:
+            after = tuple(_decode_cursor(cursor, 2))
+            executions = [e for e in executions if key(e) < after]
+        items = executions[:limit]
+        more = len(executions) > limit
+        return Page[Execution](
+            items=items, next_cursor=_encode_cursor(list(key(items[-1]))) if more else None
+        )
+
+    async def stats(self) -> Stats:
+        """Totals and per-job success rates and durations (the jobs' own statistics)."""
+        jobs = await self.list_jobs()
+        runs = sum(job.execution_count for job in jobs)
+        failures = sum(job.failure_count for job in jobs)
+        return Stats(
+            jobs=await self.store.count_jobs(),
+            executions=await self.store.count_executions(),
+            total_runs=runs,
+            total_failures=failures,
+            success_rate=(runs - failures) / runs if runs else None,
+            per_job=[
+                JobStats.model_validate(job.model_dump(include=set(JobStats.model_fields)))
+                for job in jobs
+            ],
+        )

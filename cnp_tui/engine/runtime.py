@@ -17,6 +17,7 @@ import signal
 import sys
 import warnings
 from datetime import timedelta
+from typing import Any
 
 from cnp_tui.config import Settings
 from cnp_tui.core.bus import EventBus
@@ -90,6 +91,7 @@ class Runtime:
         self.lease: Lease | None = None
         self.lost_lease = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.api: Any = None  # ApiServer when [api] enabled (imported lazily: aiohttp.web)
 
     async def __aenter__(self) -> Runtime:
         install_child_watcher()
@@ -99,12 +101,19 @@ class Runtime:
         await self.store.open()
         try:
             await self._acquire_lease()
+            await self._start_api()
             if self.run_scheduler:
                 await self.scheduler.start()
             else:  # one execution in this process (`execute --wait` with no engine)
                 await self.scheduler.load()
                 await self.scheduler.recover()
         except BaseException:
+            if self.api is not None:
+                await self.api.stop()
+                self.api = None
+            if self.lease is not None:
+                with contextlib.suppress(Exception):
+                    await self.store.release_lease(self.owner)
             await self.store.close()
             raise
         self._tasks = [asyncio.create_task(self._heartbeat(), name="cnp-heartbeat")]
@@ -121,6 +130,8 @@ class Runtime:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self.api is not None:
+            await self.api.stop()
         await self.scheduler.stop(self.settings.executor.shutdown_grace)
         for task in self._tasks:
             task.cancel()
@@ -130,6 +141,16 @@ class Runtime:
         await self.store.close()
         self.bus.publish(EngineStopped(self.owner))
         log.info("engine stopped")
+
+    async def _start_api(self) -> None:
+        """Serve the REST + WebSocket API when [api] enabled (aiohttp.web imported only then)."""
+        if not (self.settings.api.enabled and self.run_scheduler):
+            return
+        from cnp_tui.api.server import ApiServer
+
+        api = ApiServer(self)
+        await api.start()
+        self.api = api
 
     async def _acquire_lease(self) -> None:
         now = self.clock.now()

@@ -141,4 +141,35 @@ def test_the_headless_engine_never_imports_textual(env: dict[str, str], tmp_path
             engine.kill()
             engine.wait(timeout=10)
     assert loaded(report, "textual") == []
+    assert loaded(report, "cnp_tui.api") == [], "without [api] enabled the API is not loaded"
     assert loaded(report, "cnp_tui.engine.runtime") == ["cnp_tui.engine.runtime"]
+
+
+def test_job_list_and_api_token_never_import_the_web_server(env: dict[str, str]) -> None:
+    report = Path(env["REPORT"])
+    cnp(env, "prompt", "create", "P", "--id", "p", "--content", "@sim")
+    cnp(env, "job", "create", "j", "--prompt-id", "p", "--every", "1h")
+    for args in (("job", "list", "--format", "json"), ("api", "token")):
+        cnp(env, *args)
+        assert loaded(report, "aiohttp.web", "cnp_tui.api.app", "cnp_tui.api.server") == []
+
+
+def test_the_api_package_is_outside_the_domain() -> None:
+    """Arrows point one way: nothing in core, store, engine or the service imports the API."""
+    offenders = []
+    for package in ("core", "store", "engine"):
+        for path in (REPO / "cnp_tui" / package).glob("*.py"):
+            imports = [
+                line.strip()
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip().startswith(("import ", "from "))
+            ]
+            if any("aiohttp.web" in line or line == "from aiohttp import web" for line in imports):
+                offenders.append(str(path))
+    service = (REPO / "cnp_tui" / "service.py").read_text(encoding="utf-8")
+    assert "cnp_tui.api" not in service and "aiohttp" not in service
+    # The runtime starts the API, but only through a lazy import inside a method.
+    runtime = (REPO / "cnp_tui" / "engine" / "runtime.py").read_text(encoding="utf-8")
+    top_level = [line for line in runtime.splitlines() if line.startswith(("import", "from"))]
+    assert not [line for line in top_level if "cnp_tui.api" in line or "aiohttp" in line]
+    assert offenders == []
