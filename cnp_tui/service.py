@@ -402,3 +402,55 @@ class JobService:
         cleared = await self.store.clear_cooldown()
         await self._changed()
         return cleared
+
+    # --- notifications ---------------------------------------------------------------------
+
+    def _outbox(self) -> Any:
+        from cnp_tui.notify.outbox import Outbox
+
+        return Outbox(self.store)  # type: ignore[arg-type]  # the outbox lives in SqliteStore
+
+    async def list_notifications(
+        self, *, execution_ref: str | None = None, failed: bool = False, limit: int | None = 50
+    ) -> list[Any]:
+        """Notification rows, newest first: of one execution, or only the failed ones."""
+        from cnp_tui.notify.outbox import NotificationStatus
+
+        execution_id = (await self.get_execution(execution_ref)).id if execution_ref else None
+        status = [NotificationStatus.FAILED] if failed else None
+        return await self._outbox().query(execution_id=execution_id, status=status, limit=limit)
+
+    async def execution_notifications(self, execution_id: str) -> list[Any]:
+        """Delivery status of the notifications about one execution (dashboard, API)."""
+        return await self._outbox().query(execution_id=execution_id, limit=None)
+
+    async def retry_notification(self, notification_id: int) -> Any:
+        """Make a failed notification due again; the engine delivers it."""
+        item = await self._outbox().retry(notification_id, self.clock.now())
+        await self._changed()
+        return item
+
+    async def test_notification(self, channel_spec: str) -> Any:
+        """Send a sample notification now, on this process, and record it in the outbox."""
+        from cnp_tui.core.bus import EventBus
+        from cnp_tui.notify.channels import DeliveryError, parse_channel_spec
+        from cnp_tui.notify.notifier import Notifier
+        from cnp_tui.notify.outbox import NotificationStatus
+        from cnp_tui.notify.templates import Templates
+
+        channel = parse_channel_spec(channel_spec)
+        notifier = Notifier(self.store, EventBus(), self.settings, self.clock)  # type: ignore[arg-type]
+        notifier.templates = Templates.load(self.settings.notifications.template_directory)
+        item = notifier.test_notification(channel)
+        item.attempts = 1
+        try:
+            await notifier.send(item)
+        except DeliveryError as exc:
+            item.status = NotificationStatus.FAILED
+            item.last_error = str(exc)
+        else:
+            item.status = NotificationStatus.SENT
+            item.delivered_at = self.clock.now()
+        item.next_attempt_at = None
+        await notifier.outbox.add([item])
+        return item

@@ -25,6 +25,7 @@ from cnp_tui.core.models import Lease
 from cnp_tui.engine.executor import Executor
 from cnp_tui.engine.lease import HOSTNAME, lease_is_stale, new_owner_id
 from cnp_tui.engine.scheduler import Scheduler
+from cnp_tui.notify.notifier import Notifier
 from cnp_tui.paths import Paths
 from cnp_tui.store.sqlite import SqliteStore
 
@@ -86,6 +87,7 @@ class Runtime:
         self.scheduler = Scheduler(
             self.store, self.bus, settings, self.clock, self.executor, self.owner
         )
+        self.notifier = Notifier(self.store, self.bus, settings, self.clock)
         self.lease: Lease | None = None
         self.lost_lease = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,12 +100,14 @@ class Runtime:
         await self.store.open()
         try:
             await self._acquire_lease()
+            await self.notifier.start()  # before the scheduler: no event goes unseen
             if self.run_scheduler:
                 await self.scheduler.start()
             else:  # one execution in this process (`execute --wait` with no engine)
                 await self.scheduler.load()
                 await self.scheduler.recover()
         except BaseException:
+            await self.notifier.stop()
             await self.store.close()
             raise
         self._tasks = [asyncio.create_task(self._heartbeat(), name="cnp-heartbeat")]
@@ -118,6 +122,7 @@ class Runtime:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.scheduler.stop(self.settings.executor.shutdown_grace)
+        await self.notifier.stop()  # undelivered rows stay in the outbox for the next engine
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
