@@ -279,6 +279,9 @@ class Notifier:
         """Write rows (the outbox first), then wake the worker."""
         if not notifications:
             return []
+        for item in notifications:
+            if item.status is NotificationStatus.PENDING and item.next_attempt_at is None:
+                item.next_attempt_at = self.clock.now()
         stored = await self.outbox.add(notifications)
         self.wake()
         return stored
@@ -312,12 +315,15 @@ class Notifier:
     async def deliver_due(self) -> datetime | None:
         """Start deliveries of due rows; returns when something next becomes due."""
         now = self.clock.now()
+        # Snapshot what is in flight before reading the database: a delivery that ends while
+        # we read is then counted (at worst twice), never missed and never started again.
+        busy = set(self._in_flight)
         limit = self.config.rate_limit_per_hour
         budget = None
         reopens_at = None
         if limit:
             sent = await self.outbox.sent_since(now - WINDOW)
-            budget = limit - len(sent) - len(self._in_flight)
+            budget = limit - len(sent) - len(busy)
             if len(sent) >= limit:
                 reopens_at = sent[len(sent) - limit] + WINDOW
             held = await self.outbox.held()
@@ -328,8 +334,8 @@ class Notifier:
                     reopens_at = max(reopens_at, now)
         free = self.config.max_concurrent_deliveries - len(self._in_flight)
         if free > 0:
-            for item in await self.outbox.due(now, free + len(self._in_flight)):
-                if item.id in self._in_flight or free <= 0:
+            for item in await self.outbox.due(now, free + len(busy)):
+                if item.id in busy or item.id in self._in_flight or free <= 0:
                     continue
                 if budget is not None and budget <= 0:
                     if item.event != "summary":

@@ -194,9 +194,9 @@ class Outbox:
             )
 
     async def sent_since(self, since: datetime) -> list[datetime]:
-        """Delivery times of rows sent at or after ``since``, oldest first (the rate window)."""
+        """Delivery times of rows sent after ``since``, oldest first (the rolling rate window)."""
         rows = await self._rows(
-            "SELECT delivered_at FROM notifications WHERE status = 'sent' AND delivered_at >= ?"
+            "SELECT delivered_at FROM notifications WHERE status = 'sent' AND delivered_at > ?"
             " ORDER BY delivered_at",
             (ts(since),),
         )
