@@ -208,6 +208,17 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def _section_model(section: str) -> type[BaseModel] | None:
+    """The model of a table (``notifications`` or ``notifications.smtp``), if it is one."""
+    model: Any = Settings
+    for part in section.split("."):
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model  # type: ignore[no-any-return]
+
+
 def _describe(
     error: ValidationError, text: str, source: str, env_names: Mapping[tuple[str, str], str]
 ) -> str:
@@ -216,6 +227,8 @@ def _describe(
         loc = [str(part) for part in item["loc"]]
         section = loc[0] if loc else ""
         key = loc[1] if len(loc) > 1 else None
+        if len(loc) > 2 and _section_model(f"{loc[0]}.{loc[1]}") is not None:
+            section, key = f"{loc[0]}.{loc[1]}", loc[2]  # a nested table: [notifications.smtp]
         where = f"[{section}] {key}" if key else f"[{section}]"
         variable = env_names.get((section, key or ""))
         line = _line_of(text, section, key) if text and not variable else None
@@ -225,9 +238,10 @@ def _describe(
             else (f"{source}:{line}" if line else source)
         )
         if item["type"] == "extra_forbidden":
+            model = _section_model(section)
             choices = (
-                list(Settings.model_fields[section].annotation.model_fields)  # type: ignore[union-attr]
-                if key and section in Settings.model_fields
+                list(model.model_fields)
+                if key and model is not None
                 else list(Settings.model_fields)
             )
             guess = difflib.get_close_matches(key or section, choices, n=1)

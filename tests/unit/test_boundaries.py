@@ -142,3 +142,32 @@ def test_the_headless_engine_never_imports_textual(env: dict[str, str], tmp_path
             engine.wait(timeout=10)
     assert loaded(report, "textual") == []
     assert loaded(report, "cnp_tui.engine.runtime") == ["cnp_tui.engine.runtime"]
+
+
+NOTIFY = sorted(
+    f"cnp_tui.notify.{path.stem}"
+    for path in (REPO / "cnp_tui" / "notify").glob("*.py")
+    if path.stem != "__init__"
+)
+
+
+def test_notify_imports_no_ui_or_web_server(env: dict[str, str]) -> None:
+    """The notification service may use aiohttp's client, never textual or aiohttp.web; and
+    aiohttp (the client) is only imported when a webhook is actually posted."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {NOTIFY!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    modules = json.loads(proc.stdout)
+    assert {"cnp_tui.notify.notifier", "cnp_tui.notify.channels"} <= set(modules)
+    assert [m for m in modules if m.split(".")[0] in {"textual", "aiohttp", "aiosmtplib"}] == []
