@@ -442,3 +442,44 @@ async def test_a_missing_smtp_password_variable_is_named(
     item = await client.test_notification("email=ops@example.com")
     assert item.status is NotificationStatus.FAILED
     assert "CNP_TEST_SMTP_PASSWORD" in (item.last_error or "")
+
+
+async def test_a_usage_limit_notifies_with_the_reset_time(
+    paths: Paths, settings: Settings, clock: ManualClock, client: JobService
+) -> None:
+    from cnp_tui.core.events import ExecutionRequeued
+
+    job = await add_job(
+        client,
+        "limited",
+        "@sim limit form=bar reset=+600",
+        **notifying({"type": "log"}, on_cooldown=True, on_failure=False),
+    )
+    async with Runtime(paths, settings, clock=clock) as engine:
+        events = Recorder(engine.bus)
+        await client.execute_job(job.id)
+        await events.wait_for(ExecutionRequeued)
+        await engine.notifier.stop()
+        cooldown = engine.scheduler.cooldown
+    assert cooldown is not None
+    (row,) = await client.list_notifications()
+    assert row.event == "cooldown"
+    assert cooldown.until.isoformat(timespec="seconds") in row.subject
+
+
+async def test_a_retry_asked_by_another_process_is_delivered_by_the_engine(
+    paths: Paths, clock: ManualClock, client: JobService, hook: Hook
+) -> None:
+    hook.script = [(410, {})]
+    settings = make_settings(notifications={"poll_interval": 0.05})
+    job = await add_job(
+        client, "gone", "@sim fail", **notifying({"type": "webhook", "url": hook.url})
+    )
+    bus = EventBus()
+    events = Recorder(bus)
+    async with Runtime(paths, settings, clock=clock, bus=bus):
+        await client.execute_job(job.id)
+        (gave_up,) = await delivered(events, status="failed")
+        await client.retry_notification(gave_up.notification_id)  # like `cnp notify retry`
+        (sent,) = await delivered(events, status="sent")
+    assert sent.notification_id == gave_up.notification_id and sent.attempts == 2
