@@ -178,6 +178,8 @@ class Runtime:
         )
         if deleted:
             log.info("retention: deleted %d old execution(s) and their logs", deleted)
+        if older_than is not None:
+            await self.notifier.prune(older_than)  # the outbox follows the same retention
         return deleted
 
 

@@ -164,6 +164,10 @@ class Notifier:
         await asyncio.gather(*self._tasks, *self._in_flight.values(), return_exceptions=True)
         self._tasks = []
 
+    async def prune(self, older_than: datetime) -> int:
+        """Delete sent, failed and folded rows created before ``older_than`` (retention)."""
+        return await self.outbox.prune(older_than)
+
     def wake(self) -> None:
         """Look at the outbox now (new rows, a retry)."""
         self._wake.set()
@@ -201,8 +205,6 @@ class Notifier:
         if job is None:
             return []
         config, channels = self._config_of(job)
-        if not channels:
-            return []
         kinds: list[str] = []
         cooldown_until = None
         if isinstance(event, ExecutionStarted):
@@ -217,7 +219,7 @@ class Notifier:
                 kinds.append("cooldown")
         else:
             kinds = await self._finished_kinds(job, config, event)
-        if not kinds:
+        if not kinds or not channels:  # the failing state above is kept all the same
             return []
         return await self.enqueue(
             [

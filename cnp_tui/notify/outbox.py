@@ -235,6 +235,18 @@ class Outbox:
         await self.record(item)
         return item
 
+    async def prune(self, older_than: datetime) -> int:
+        """Delete finished rows (sent, failed, folded) created before ``older_than``."""
+        async with self.store.transaction() as conn:
+            cursor = await conn.execute(
+                # Folded rows go only once the summary that carries them has gone out.
+                "DELETE FROM notifications WHERE created_at < ? AND (status IN ('sent', 'failed')"
+                " OR (status = 'folded' AND folded_into IN"
+                " (SELECT id FROM notifications WHERE status != 'pending')))",
+                (ts(older_than),),
+            )
+            return int(cursor.rowcount)
+
     # --- per-job alert state (failure / recovery folding) ------------------------------------
 
     async def is_failing(self, job_id: str) -> bool:

@@ -117,8 +117,9 @@ async def store(paths: Paths) -> AsyncIterator[SqliteStore]:
         yield opened
 
 
-def sample(url: str, **channel: Any) -> Notification:
+def sample(url: str, created_at: Any = None, **channel: Any) -> Notification:
     return Notification(
+        **({"created_at": created_at} if created_at else {}),
         event="failure",
         job_id="j1",
         channel=WebhookChannel(url=url, **channel),
@@ -483,3 +484,16 @@ async def test_a_retry_asked_by_another_process_is_delivered_by_the_engine(
         await client.retry_notification(gave_up.notification_id)  # like `cnp notify retry`
         (sent,) = await delivered(events, status="sent")
     assert sent.notification_id == gave_up.notification_id and sent.attempts == 2
+
+
+async def test_retention_prunes_finished_rows_but_keeps_what_is_owed(
+    notifier: tuple[Notifier, Recorder], hook: Hook, clock: ManualClock
+) -> None:
+    service, events = notifier
+    hook.script = [(200, {}), (404, {}), (503, {})]
+    rows = [sample(hook.url, created_at=clock.now()) for _ in range(5)]  # limit 3: 2 folded
+    await service.enqueue(rows)
+    await delivered(events, count=3)
+    assert await service.prune(clock.now() + timedelta(days=1)) == 2, "the sent and the failed"
+    left = await service.outbox.query(limit=None)
+    assert sorted(r.status.value for r in left) == ["folded", "folded", "pending"], "owed rows stay"
