@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,9 @@ from cnp_tui.errors import (
 from cnp_tui.paths import Paths
 from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # the notify package is imported by the methods that use it
+    from cnp_tui.notify.outbox import Notification, Outbox
 
 
 def describe_validation_error(exc: ValidationError, what: str) -> str:
@@ -405,14 +408,14 @@ class JobService:
 
     # --- notifications ---------------------------------------------------------------------
 
-    def _outbox(self) -> Any:
+    def _outbox(self) -> Outbox:
         from cnp_tui.notify.outbox import Outbox
 
         return Outbox(self.store)  # type: ignore[arg-type]  # the outbox lives in SqliteStore
 
     async def list_notifications(
         self, *, execution_ref: str | None = None, failed: bool = False, limit: int | None = 50
-    ) -> list[Any]:
+    ) -> list[Notification]:
         """Notification rows, newest first: of one execution, or only the failed ones."""
         from cnp_tui.notify.outbox import NotificationStatus
 
@@ -420,17 +423,17 @@ class JobService:
         status = [NotificationStatus.FAILED] if failed else None
         return await self._outbox().query(execution_id=execution_id, status=status, limit=limit)
 
-    async def execution_notifications(self, execution_id: str) -> list[Any]:
+    async def execution_notifications(self, execution_id: str) -> list[Notification]:
         """Delivery status of the notifications about one execution (dashboard, API)."""
         return await self._outbox().query(execution_id=execution_id, limit=None)
 
-    async def retry_notification(self, notification_id: int) -> Any:
+    async def retry_notification(self, notification_id: int) -> Notification:
         """Make a failed notification due again; the engine delivers it."""
         item = await self._outbox().retry(notification_id, self.clock.now())
         await self._changed()
         return item
 
-    async def test_notification(self, channel_spec: str) -> Any:
+    async def test_notification(self, channel_spec: str) -> Notification:
         """Send a sample notification now, on this process, and record it in the outbox."""
         from cnp_tui.core.bus import EventBus
         from cnp_tui.notify.channels import DeliveryError, parse_channel_spec

@@ -241,8 +241,8 @@ class Outbox:
             cursor = await conn.execute(
                 # Folded rows go only once the summary that carries them has gone out.
                 "DELETE FROM notifications WHERE created_at < ? AND (status IN ('sent', 'failed')"
-                " OR (status = 'folded' AND folded_into IN"
-                " (SELECT id FROM notifications WHERE status != 'pending')))",
+                " OR (status = 'folded' AND folded_into IS NOT NULL AND folded_into NOT IN"
+                " (SELECT id FROM notifications WHERE status = 'pending')))",
                 (ts(older_than),),
             )
             return int(cursor.rowcount)

@@ -487,13 +487,37 @@ async def test_a_retry_asked_by_another_process_is_delivered_by_the_engine(
 
 
 async def test_retention_prunes_finished_rows_but_keeps_what_is_owed(
-    notifier: tuple[Notifier, Recorder], hook: Hook, clock: ManualClock
+    store: SqliteStore, clock: ManualClock
 ) -> None:
-    service, events = notifier
-    hook.script = [(200, {}), (404, {}), (503, {})]
-    rows = [sample(hook.url, created_at=clock.now()) for _ in range(5)]  # limit 3: 2 folded
-    await service.enqueue(rows)
-    await delivered(events, count=3)
-    assert await service.prune(clock.now() + timedelta(days=1)) == 2, "the sent and the failed"
-    left = await service.outbox.query(limit=None)
-    assert sorted(r.status.value for r in left) == ["folded", "folded", "pending"], "owed rows stay"
+    from cnp_tui.notify.outbox import Outbox
+
+    outbox = Outbox(store)
+    S = NotificationStatus
+
+    def row(status: NotificationStatus, subject: str, folded_into: int | None = None) -> Any:
+        item = sample("http://127.0.0.1:9/x", created_at=clock.now())
+        item.status, item.subject, item.folded_into = status, subject, folded_into
+        return item
+
+    sent_summary, pending_summary = await outbox.add(
+        [row(S.SENT, "summary out"), row(S.PENDING, "summary owed")]
+    )
+    await outbox.add(
+        [
+            row(S.SENT, "sent"),
+            row(S.FAILED, "failed"),
+            row(S.PENDING, "pending"),
+            row(S.FOLDED, "held, no summary yet"),
+            row(S.FOLDED, "carried by a sent summary", sent_summary.id),
+            row(S.FOLDED, "carried by a pending summary", pending_summary.id),
+        ]
+    )
+    assert await outbox.prune(clock.now()) == 0, "nothing is older than now"
+    assert await outbox.prune(clock.now() + timedelta(days=1)) == 4
+    left = sorted(r.subject for r in await outbox.query(limit=None))
+    assert left == [
+        "carried by a pending summary",
+        "held, no summary yet",
+        "pending",
+        "summary owed",
+    ]
