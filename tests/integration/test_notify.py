@@ -521,3 +521,62 @@ async def test_retention_prunes_finished_rows_but_keeps_what_is_owed(
         "pending",
         "summary owed",
     ]
+
+
+async def test_smtp_login_takes_the_password_from_the_named_variable(
+    client: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+        logins.append((auth.login, auth.password))
+        return AuthResult(success=auth.password == b"hunter2")
+
+    mailbox = Mailbox()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("CNP_TEST_SMTP_PASSWORD", "hunter2")
+        smtp_settings = {
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "username": "cnp",
+            "password_env": "CNP_TEST_SMTP_PASSWORD",
+        }
+        client.settings = make_settings(notifications={"smtp": smtp_settings})
+        item = await client.test_notification("email=ops@example.com")
+        assert item.status is NotificationStatus.SENT, item.last_error
+    finally:
+        controller.stop()
+    assert logins == [(b"cnp", b"hunter2")]
+    assert len(mailbox.messages) == 1
+
+
+async def test_a_webhook_secret_can_come_from_the_environment(
+    client: JobService, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cnp_tui.notify.channels import signature
+
+    monkeypatch.setenv("CNP_TEST_HOOK_SECRET", "from-env")
+    row = sample(hook.url, secret_env="CNP_TEST_HOOK_SECRET")
+    notifier = Notifier(client.store, EventBus(), client.settings, client.clock)  # type: ignore[arg-type]
+    await notifier.send(row)
+    (request,) = hook.requests
+    headers = request["headers"]
+    assert headers["X-Cnp-Signature"] == signature(
+        "from-env", headers["X-Cnp-Timestamp"], request["raw"]
+    )
+    monkeypatch.delenv("CNP_TEST_HOOK_SECRET")
+    from cnp_tui.notify.channels import DeliveryError
+
+    with pytest.raises(DeliveryError, match="CNP_TEST_HOOK_SECRET") as error:
+        await notifier.send(row)
+    assert error.value.retryable is False
