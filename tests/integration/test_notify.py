@@ -161,6 +161,30 @@ async def test_a_failing_job_posts_a_signed_json_webhook(
     ).hexdigest()
     assert headers["X-Cnp-Signature"] == f"sha256={expected}"
     assert payload["schema"] == "cnp.notification" and payload["version"] == 1
+    assert set(payload) == {
+        "schema",
+        "version",
+        "id",
+        "event",
+        "subject",
+        "body",
+        "created_at",
+        "job",
+        "execution",
+        "next_run_time",
+        "cooldown_until",
+    }, "the documented schema (docs/notifications.md)"
+    assert set(payload["execution"]) == {
+        "id",
+        "status",
+        "trigger",
+        "attempt",
+        "duration",
+        "started_at",
+        "error",
+        "output_excerpt",
+        "cost_usd",
+    }
     assert payload["event"] == "failure"
     assert payload["job"] == {"id": job.id, "name": "nightly"}
     assert payload["execution"]["id"] == execution.id
@@ -580,3 +604,18 @@ async def test_a_webhook_secret_can_come_from_the_environment(
     with pytest.raises(DeliveryError, match="CNP_TEST_HOOK_SECRET") as error:
         await notifier.send(row)
     assert error.value.retryable is False
+
+
+async def test_a_schema_1_database_gains_the_outbox(paths: Paths) -> None:
+    import sqlite3
+
+    from cnp_tui.store.sqlite import APPLICATION_ID, MIGRATIONS
+
+    with sqlite3.connect(paths.database) as conn:  # a database written by the engine release
+        conn.executescript(MIGRATIONS[1])
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+    async with SqliteStore(paths.database) as opened:
+        assert await opened._scalar("PRAGMA user_version") == 2
+        service = JobService(opened, make_settings())
+        assert await service.list_notifications() == []
