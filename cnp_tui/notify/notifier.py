@@ -164,6 +164,10 @@ class Notifier:
         await asyncio.gather(*self._tasks, *self._in_flight.values(), return_exceptions=True)
         self._tasks = []
 
+    async def backlog(self) -> int:
+        """Undelivered rows (the API's ``cnp_notification_backlog`` metric hook)."""
+        return await self.outbox.backlog()
+
     async def prune(self, older_than: datetime) -> int:
         """Delete sent, failed and folded rows created before ``older_than`` (retention)."""
         return await self.outbox.prune(older_than)

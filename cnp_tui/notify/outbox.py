@@ -170,6 +170,14 @@ class Outbox:
         )
         return [_row(row) for row in rows]
 
+    async def backlog(self) -> int:
+        """Rows not delivered yet: pending, or held by the rate limit for a summary."""
+        rows = await self._rows(
+            "SELECT count(*) FROM notifications WHERE status = 'pending'"
+            " OR (status = 'folded' AND folded_into IS NULL)"
+        )
+        return int(rows[0][0])
+
     async def next_due_at(self) -> datetime | None:
         rows = await self._rows(
             "SELECT min(next_attempt_at) FROM notifications WHERE status = 'pending'"

@@ -377,6 +377,7 @@ async def test_over_the_rate_limit_alerts_fold_into_one_summary(
     assert [r["json"]["subject"] for r in hook.requests] == ["alert 0", "alert 1", "alert 2"]
     stored = await service.outbox.query(limit=None)
     assert sorted(r.status for r in stored).count(NotificationStatus.FOLDED) == 2
+    assert await service.backlog() == 2, "held rows are still owed"
     await clock.advance(3599)
     assert len(hook.requests) == 3, "the window has not reopened"
     await clock.advance(1)
@@ -389,6 +390,7 @@ async def test_over_the_rate_limit_alerts_fold_into_one_summary(
         r for r in await service.outbox.query(limit=None) if r.status is NotificationStatus.FOLDED
     ]
     assert {r.folded_into for r in folded} == {summary["id"]}
+    assert await service.backlog() == 0
 
 
 async def test_slack_and_discord_payloads_follow_their_formats(
