@@ -363,6 +363,18 @@ def _job_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., A
             type=click.Choice(["default", "acceptEdits", "plan", "bypassPermissions"]),
             help="claude --permission-mode.",
         ),
+        click.option(
+            "--notify-on",
+            help="Events that notify, comma-separated: start, success, failure, every-failure, "
+            "retry, cooldown, recovery, or none (default failure,recovery).",
+        ),
+        click.option(
+            "--notify",
+            "notify_channels",
+            multiple=True,
+            help="Channel: webhook=URL, slack=URL, discord=URL, email=ADDR, system or log "
+            "(repeatable; replaces the job's channels).",
+        ),
         FORMAT,
     ]
 
@@ -433,6 +445,38 @@ def _job_changes(options: dict[str, Any], *, create: bool) -> dict[str, Any]:
         retry["initial_interval"] = options["retry_interval"]
     if retry:
         changes["retry_config"] = retry
+    notifications = _notify_changes(options)
+    if notifications:
+        changes["notification_config"] = notifications
+    return changes
+
+
+NOTIFY_EVENTS = ("start", "success", "failure", "every-failure", "retry", "cooldown", "recovery")
+
+
+def _notify_changes(options: dict[str, Any]) -> dict[str, Any]:
+    """--notify-on / --notify as a notification_config (the events given are on, others off)."""
+    from cnp_tui.errors import InvalidInputError
+
+    changes: dict[str, Any] = {}
+    if options.get("notify_on"):
+        names = [n.strip().lower() for n in options["notify_on"].split(",") if n.strip()]
+        unknown = [n for n in names if n not in (*NOTIFY_EVENTS, "none")]
+        if unknown:
+            raise InvalidInputError(
+                f"--notify-on: unknown event '{unknown[0]}'",
+                hint=f"use any of {', '.join(NOTIFY_EVENTS)}, or none",
+            )
+        for name in ("start", "success", "retry", "cooldown", "recovery"):
+            changes[f"on_{name}"] = name in names
+        changes["on_failure"] = "every" if "every-failure" in names else "failure" in names
+    if options.get("notify_channels"):
+        from cnp_tui.notify.channels import parse_channel_spec
+
+        changes["channels"] = [
+            parse_channel_spec(spec).model_dump(exclude_none=True)
+            for spec in options["notify_channels"]
+        ]
     return changes
 
 
@@ -940,6 +984,97 @@ def api_token(obj: Context) -> None:
     click.echo(token)
     if not obj.settings.api.token_env:
         click.echo(f"(stored in {token_path(obj.paths)}, mode 0600)", err=True)
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """See, retry and test notifications (the outbox)."""
+
+
+def _notifications_table(items: Sequence[Any]) -> None:
+    _table(
+        ["ID", "CREATED", "EVENT", "CHANNEL", "STATUS", "TRIES", "SUBJECT / LAST ERROR"],
+        [
+            (
+                item.id,
+                _when(item.created_at),
+                item.event,
+                _excerpt(item.channel.describe(), 40),
+                item.status.value,
+                item.attempts,
+                _excerpt(item.subject + (f" — {item.last_error}" if item.last_error else ""), 70),
+            )
+            for item in items
+        ],
+    )
+
+
+@notify.command("list")
+@click.option("--failed", is_flag=True, help="Only notifications that gave up.")
+@click.option("--execution", "execution_ref", metavar="ID", help="Only those of one execution.")
+@click.option("--last", type=int, default=50, show_default=True, help="How many, newest first.")
+@FORMAT
+@pass_ctx
+def notify_list(obj: Context, failed: bool, execution_ref: str | None, last: int, fmt: str) -> None:
+    """List notifications and how their delivery went."""
+    items: list[Any] = obj.run(
+        lambda s: s.list_notifications(execution_ref=execution_ref, failed=failed, limit=last),
+        create=False,
+    )
+    if fmt == "json":
+        _json([item.public() for item in items])
+    elif not items:
+        click.echo("no notifications" + (" failed" if failed else ""))
+    else:
+        _notifications_table(items)
+
+
+@notify.command("retry")
+@click.argument("notification_id", metavar="ID", type=int)
+@FORMAT
+@pass_ctx
+def notify_retry(obj: Context, notification_id: int, fmt: str) -> None:
+    """Deliver a failed notification again (the running engine sends it)."""
+    item = obj.run(lambda s: s.retry_notification(notification_id), create=False)
+    if fmt == "json":
+        _json(item.public())
+    else:
+        click.echo(
+            f"notification {item.id} is due again; the engine delivers it "
+            "(start `cnp --no-ui` if none runs)"
+        )
+
+
+@notify.command("test")
+@click.option(
+    "--channel",
+    "channel_spec",
+    required=True,
+    help="webhook=URL, slack=URL, discord=URL, email=ADDR, system or log.",
+)
+@FORMAT
+@pass_ctx
+def notify_test(obj: Context, channel_spec: str, fmt: str) -> None:
+    """Send a sample notification now, to check a channel's setup."""
+    from cnp_tui.notify.outbox import NotificationStatus
+
+    item = obj.run(lambda s: s.test_notification(channel_spec))
+    if fmt == "json":
+        _json(item.public())
+    elif item.status is NotificationStatus.SENT:
+        click.echo(f"sent a test notification to {item.channel.describe()}")
+    if item.status is not NotificationStatus.SENT:
+        if fmt != "json":
+            click.secho(
+                f"cnp: the test notification to {item.channel.describe()} failed: "
+                f"{item.last_error}",
+                err=True,
+                fg="red",
+            )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

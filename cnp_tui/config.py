@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from cnp_tui.core.durations import DurationError
-from cnp_tui.core.models import Duration
+from cnp_tui.core.models import AnyChannel, Duration, LogChannel
 from cnp_tui.core.schedule import ScheduleError, get_zone
 from cnp_tui.errors import ConfigError
 
@@ -138,6 +138,56 @@ def parse_bind(value: str) -> tuple[str | None, int]:
     return host, port
 
 
+class SmtpConfig(Section):
+    host: str = "localhost"
+    """SMTP server that sends notification mail."""
+    port: int = Field(default=25, ge=1, le=65535)
+    """Its port: 25 (none), 587 (starttls) or 465 (tls) as a rule."""
+    username: str | None = None
+    """Login name; no login when empty."""
+    password_env: str | None = None
+    """NAME of the environment variable holding the password (it is never stored)."""
+    security: Literal["none", "starttls", "tls"] = "none"
+    """none, starttls (upgrade after connecting) or tls (implicit TLS from the start)."""
+    from_address: str = "cnp@localhost"
+    """The From: address of notification mail."""
+    timeout: Duration = Field(default=30.0, gt=0)
+    """Give up on a connection or a reply after this long."""
+
+
+class NotificationsConfig(Section):
+    rate_limit_per_hour: int = Field(default=100, ge=0)
+    """Notifications sent per rolling hour across all channels (0 = no limit); beyond it they
+    are folded into one summary per channel, sent when the window reopens, never dropped."""
+    template_directory: str | None = None
+    """Directory of template overrides: <event>.subject / <event>.body, optionally
+    <event>.<channel>.subject (see docs/notifications.md); checked at start."""
+    default_channels: list[AnyChannel] = Field(default_factory=lambda: [LogChannel()])
+    """Channels of jobs that name none, e.g. [{ type = "system" }, { type = "log" }]."""
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    """Delivery attempts per notification before it is marked failed."""
+    retry_backoff: Duration = Field(default=30.0, gt=0)
+    """First delay before a failed delivery is tried again; doubles each time."""
+    max_backoff: Duration = Field(default=3600.0, gt=0)
+    """Cap on that delay (a Retry-After header is honoured up to this)."""
+    webhook_timeout: Duration = Field(default=10.0, gt=0)
+    """Total time a webhook request may take."""
+    max_concurrent_deliveries: int = Field(default=4, ge=1, le=100)
+    """Deliveries in flight at once; a slow channel holds one of these, never the engine."""
+    poll_interval: Duration = Field(default=5.0, gt=0)
+    """How often the outbox is checked for rows another process (cnp notify retry) changed."""
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    """[notifications.smtp]: the mail server."""
+
+    @field_validator("default_channels", mode="before")
+    @classmethod
+    def _channel_names(cls, value: Any) -> Any:
+        # `default_channels = ["log", "system"]` is the short form of the tables.
+        if isinstance(value, list):
+            return [{"type": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
 class Settings(BaseModel):
     """Every setting of cnp; each section is a table of the TOML file."""
 
@@ -148,6 +198,8 @@ class Settings(BaseModel):
     cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
 
 def _env_overrides(
@@ -191,6 +243,17 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def _section_model(section: str) -> type[BaseModel] | None:
+    """The model of a table (``notifications`` or ``notifications.smtp``), if it is one."""
+    model: Any = Settings
+    for part in section.split("."):
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model  # type: ignore[no-any-return]
+
+
 def _describe(
     error: ValidationError, text: str, source: str, env_names: Mapping[tuple[str, str], str]
 ) -> str:
@@ -199,6 +262,8 @@ def _describe(
         loc = [str(part) for part in item["loc"]]
         section = loc[0] if loc else ""
         key = loc[1] if len(loc) > 1 else None
+        if len(loc) > 2 and _section_model(f"{loc[0]}.{loc[1]}") is not None:
+            section, key = f"{loc[0]}.{loc[1]}", loc[2]  # a nested table: [notifications.smtp]
         where = f"[{section}] {key}" if key else f"[{section}]"
         variable = env_names.get((section, key or ""))
         line = _line_of(text, section, key) if text and not variable else None
@@ -208,9 +273,10 @@ def _describe(
             else (f"{source}:{line}" if line else source)
         )
         if item["type"] == "extra_forbidden":
+            model = _section_model(section)
             choices = (
-                list(Settings.model_fields[section].annotation.model_fields)  # type: ignore[union-attr]
-                if key and section in Settings.model_fields
+                list(model.model_fields)
+                if key and model is not None
                 else list(Settings.model_fields)
             )
             guess = difflib.get_close_matches(key or section, choices, n=1)

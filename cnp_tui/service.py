@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,6 +43,9 @@ from cnp_tui.errors import (
 from cnp_tui.paths import Paths
 from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # the notify package is imported by the methods that use it
+    from cnp_tui.notify.outbox import Notification, Outbox
 
 
 def describe_validation_error(exc: ValidationError, what: str) -> str:
@@ -564,3 +567,55 @@ class JobService:
                 for job in jobs
             ],
         )
+
+    # --- notifications ---------------------------------------------------------------------
+
+    def _outbox(self) -> Outbox:
+        from cnp_tui.notify.outbox import Outbox
+
+        return Outbox(self.store)  # type: ignore[arg-type]  # the outbox lives in SqliteStore
+
+    async def list_notifications(
+        self, *, execution_ref: str | None = None, failed: bool = False, limit: int | None = 50
+    ) -> list[Notification]:
+        """Notification rows, newest first: of one execution, or only the failed ones."""
+        from cnp_tui.notify.outbox import NotificationStatus
+
+        execution_id = (await self.get_execution(execution_ref)).id if execution_ref else None
+        status = [NotificationStatus.FAILED] if failed else None
+        return await self._outbox().query(execution_id=execution_id, status=status, limit=limit)
+
+    async def execution_notifications(self, execution_id: str) -> list[Notification]:
+        """Delivery status of the notifications about one execution (dashboard, API)."""
+        return await self._outbox().query(execution_id=execution_id, limit=None)
+
+    async def retry_notification(self, notification_id: int) -> Notification:
+        """Make a failed notification due again; the engine delivers it."""
+        item = await self._outbox().retry(notification_id, self.clock.now())
+        await self._changed()
+        return item
+
+    async def test_notification(self, channel_spec: str) -> Notification:
+        """Send a sample notification now, on this process, and record it in the outbox."""
+        from cnp_tui.core.bus import EventBus
+        from cnp_tui.notify.channels import DeliveryError, parse_channel_spec
+        from cnp_tui.notify.notifier import Notifier
+        from cnp_tui.notify.outbox import NotificationStatus
+        from cnp_tui.notify.templates import Templates
+
+        channel = parse_channel_spec(channel_spec)
+        notifier = Notifier(self.store, EventBus(), self.settings, self.clock)  # type: ignore[arg-type]
+        notifier.templates = Templates.load(self.settings.notifications.template_directory)
+        item = notifier.test_notification(channel)
+        item.attempts = 1
+        try:
+            await notifier.send(item)
+        except DeliveryError as exc:
+            item.status = NotificationStatus.FAILED
+            item.last_error = str(exc)
+        else:
+            item.status = NotificationStatus.SENT
+            item.delivered_at = self.clock.now()
+        item.next_attempt_at = None
+        await notifier.outbox.add([item])
+        return item

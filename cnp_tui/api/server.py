@@ -45,13 +45,15 @@ class ApiServer:
             await runtime.scheduler.sync()
             runtime.scheduler.wake()
 
+        metrics = Metrics(runtime.bus)
+        metrics.notification_backlog = runtime.notifier.backlog
         service = JobService(runtime.store, runtime.settings, clock=runtime.clock, on_change=wake)
         self.state = ApiState(
             service=service,
             bus=runtime.bus,
             settings=runtime.settings,
             token=token,
-            metrics=Metrics(runtime.bus),
+            metrics=metrics,
             owner=runtime.owner,
             scheduler_alive=lambda: runtime.scheduler.loop_alive,
         )

@@ -78,3 +78,28 @@ class CooldownStarted(Event):
 @dataclass(frozen=True, slots=True)
 class CooldownEnded(Event):
     at: datetime
+
+
+# --- notifications (cnp_tui/notify) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDelivered(Event):
+    """A notification row changed state after a delivery attempt (sent, retrying, failed)."""
+
+    notification_id: int
+    execution_id: str | None
+    channel: str
+    status: str
+    attempts: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemNotification(Event):
+    """A notification for the ``system`` channel: the dashboard shows it as a toast."""
+
+    event: str
+    subject: str
+    body: str
+    job_id: str | None = None

@@ -237,15 +237,80 @@ class ResourceLimits(CnpModel):
     max_cpu_percent: float | None = Field(default=None, gt=0, description="Over this is logged.")
 
 
-class NotificationChannel(BaseModel):
-    """One delivery channel (webhook, email, system, log); its fields depend on the type."""
+class NotificationChannel(CnpModel):
+    """Base of the delivery channels; ``type`` picks the kind (see docs/notifications.md)."""
 
-    model_config = ConfigDict(extra="allow")
-    type: Literal["webhook", "email", "system", "log"]
+    type: str
+
+    def describe(self) -> str:
+        """Short text naming the channel (lists, logs)."""
+        return self.type
+
+
+class WebhookChannel(NotificationChannel):
+    """POST to an HTTP endpoint: plain json, a Slack or a Discord incoming webhook."""
+
+    type: Literal["webhook"] = "webhook"
+    url: str = Field(pattern=r"^https?://", description="http(s) URL that receives the POST.")
+    format: Literal["json", "slack", "discord"] = Field(
+        default="json", description="Payload shape: json (cnp schema), slack or discord."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    secret: str | None = Field(
+        default=None, description="Key of the X-Cnp-Signature HMAC-SHA256 header."
+    )
+    secret_env: str | None = Field(
+        default=None, description="Name of an environment variable holding the secret instead."
+    )
+
+    def describe(self) -> str:
+        return f"webhook {self.url}"
+
+
+class EmailChannel(NotificationChannel):
+    """Mail through [notifications.smtp]."""
+
+    type: Literal["email"] = "email"
+    recipients: list[str] = Field(min_length=1, description="Addresses to mail.")
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not re.match(r"^[^@\s]+@[^@\s]+$", address):
+                raise ValueError(f"'{address}' is not an email address (like ops@example.com)")
+        return value
+
+    def describe(self) -> str:
+        return "email " + ", ".join(self.recipients)
+
+
+class SystemChannel(NotificationChannel):
+    """The desktop (notify-send) or, without one, the terminal (bell / OSC 9) and a toast."""
+
+    type: Literal["system"] = "system"
+
+
+class LogChannel(NotificationChannel):
+    """A line in the engine log."""
+
+    type: Literal["log"] = "log"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+AnyChannel = Annotated[
+    WebhookChannel | EmailChannel | SystemChannel | LogChannel, Field(discriminator="type")
+]
+"""One channel of any kind, chosen by its ``type``."""
 
 
 class NotificationConfig(CnpModel):
-    """When and where to notify about this job (delivered by the notification service)."""
+    """When and where to notify about this job (delivered by the notification service).
+
+    ``on_failure: true`` alerts once when a job starts failing (a run fails for good after its
+    retries) and ``on_recovery`` once when it succeeds again; ``on_failure: every`` alerts on
+    each failed run. With no channels, ``[notifications] default_channels`` are used.
+    """
 
     on_start: bool = False
     on_success: bool = False
@@ -253,7 +318,7 @@ class NotificationConfig(CnpModel):
     on_retry: bool = False
     on_cooldown: bool = False
     on_recovery: bool = True
-    channels: list[NotificationChannel] = Field(default_factory=list)
+    channels: list[AnyChannel] = Field(default_factory=list)
 
 
 class CatchUp(StrEnum):

@@ -27,6 +27,7 @@ from cnp_tui.core.models import Lease
 from cnp_tui.engine.executor import Executor
 from cnp_tui.engine.lease import HOSTNAME, lease_is_stale, new_owner_id
 from cnp_tui.engine.scheduler import Scheduler
+from cnp_tui.notify.notifier import Notifier
 from cnp_tui.paths import Paths
 from cnp_tui.store.sqlite import SqliteStore
 
@@ -88,6 +89,7 @@ class Runtime:
         self.scheduler = Scheduler(
             self.store, self.bus, settings, self.clock, self.executor, self.owner
         )
+        self.notifier = Notifier(self.store, self.bus, settings, self.clock)
         self.lease: Lease | None = None
         self.lost_lease = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +103,7 @@ class Runtime:
         await self.store.open()
         try:
             await self._acquire_lease()
+            await self.notifier.start()  # before the scheduler: no event goes unseen
             await self._start_api()
             if self.run_scheduler:
                 await self.scheduler.start()
@@ -111,6 +114,7 @@ class Runtime:
             if self.api is not None:
                 await self.api.stop()
                 self.api = None
+            await self.notifier.stop()
             if self.lease is not None:
                 with contextlib.suppress(Exception):
                     await self.store.release_lease(self.owner)
@@ -133,6 +137,7 @@ class Runtime:
         if self.api is not None:
             await self.api.stop()
         await self.scheduler.stop(self.settings.executor.shutdown_grace)
+        await self.notifier.stop()  # undelivered rows stay in the outbox for the next engine
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -198,6 +203,8 @@ class Runtime:
         )
         if deleted:
             log.info("retention: deleted %d old execution(s) and their logs", deleted)
+        if older_than is not None:
+            await self.notifier.prune(older_than)  # the outbox follows the same retention
         return deleted
 
 

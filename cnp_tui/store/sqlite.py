@@ -46,7 +46,7 @@ from cnp_tui.errors import (
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x636E7031  # "cnp1"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -129,6 +129,33 @@ MIGRATIONS: dict[int, str] = {
         reason TEXT NOT NULL,
         detected_at TEXT NOT NULL,
         execution_id TEXT
+    );
+    """,
+    # 2: the notification outbox (cnp_tui/notify/outbox.py) and per-job alert state.
+    2: """
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        execution_id TEXT,
+        job_id TEXT,
+        event TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        payload TEXT,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        folded_into INTEGER
+    );
+    CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+    CREATE INDEX notifications_by_execution ON notifications(execution_id);
+    CREATE TABLE notify_state (
+        job_id TEXT PRIMARY KEY,
+        failing INTEGER NOT NULL DEFAULT 0,
+        changed_at TEXT NOT NULL
     );
     """,
 }

@@ -351,9 +351,10 @@ async def test_stats_and_metrics(api: Api) -> None:
     assert families["cnp_running_executions"].samples[0].value == 0
     assert families["cnp_cooldown_active"].samples[0].value == 0
     assert families["cnp_engine_uptime_seconds"].samples[0].value >= 0
-    assert "cnp_notification_backlog" not in families  # hook unset: no made-up value
+    backlog = families["cnp_notification_backlog"].samples[0].value
+    assert backlog == await api.runtime.notifier.backlog()  # the outbox's undelivered rows
 
-    # A usage limit in force, and the notification service's hook set.
+    # A usage limit in force.
     from datetime import timedelta
 
     from cnp_tui.core.models import Cooldown
@@ -363,16 +364,10 @@ async def test_stats_and_metrics(api: Api) -> None:
         Cooldown(until=now + timedelta(minutes=30), reason="limit", detected_at=now)
     )
 
-    async def backlog() -> int:
-        return 3
-
-    assert api.runtime.api.state is not None
-    api.runtime.api.state.metrics.notification_backlog = backlog
     _, text = await api.call("GET", "/api/jobs/metrics")
     families = {family.name: family for family in text_string_to_metric_families(text)}
     assert families["cnp_cooldown_active"].samples[0].value == 1
     assert families["cnp_cooldown_seconds_left"].samples[0].value == 1800
-    assert families["cnp_notification_backlog"].samples[0].value == 3
 
 
 async def test_websocket_status_updates_for_subscribed_jobs(api: Api) -> None:

@@ -173,3 +173,32 @@ def test_the_api_package_is_outside_the_domain() -> None:
     top_level = [line for line in runtime.splitlines() if line.startswith(("import", "from"))]
     assert not [line for line in top_level if "cnp_tui.api" in line or "aiohttp" in line]
     assert offenders == []
+
+
+NOTIFY = sorted(
+    f"cnp_tui.notify.{path.stem}"
+    for path in (REPO / "cnp_tui" / "notify").glob("*.py")
+    if path.stem != "__init__"
+)
+
+
+def test_notify_imports_no_ui_or_web_server(env: dict[str, str]) -> None:
+    """The notification service may use aiohttp's client, never textual or aiohttp.web; and
+    aiohttp (the client) is only imported when a webhook is actually posted."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {NOTIFY!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    modules = json.loads(proc.stdout)
+    assert {"cnp_tui.notify.notifier", "cnp_tui.notify.channels"} <= set(modules)
+    assert [m for m in modules if m.split(".")[0] in {"textual", "aiohttp", "aiosmtplib"}] == []
