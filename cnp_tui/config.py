@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -91,11 +92,25 @@ class ExecutorConfig(Section):
     """Log lines kept per execution; beyond, the middle is dropped and a marker says how much."""
     sample_interval: Duration = Field(default=1.0, gt=0)
     """How often the process tree's memory and CPU are sampled."""
+    session_timeout: Duration = Field(default=3600.0, gt=0)
+    """Hard cap on one claude session (execution), whatever the job's timeout_seconds says."""
+
+    def effective_timeout(self, timeout_seconds: float | None) -> float:
+        """The timeout of one execution: the job's (or default_timeout), capped by
+        session_timeout."""
+        return min(timeout_seconds or self.default_timeout, self.session_timeout)
 
 
 class CooldownConfig(Section):
     default_duration: Duration = Field(default=3600.0, gt=0)
     """Cooldown length when Claude reports a usage limit without a reset time."""
+
+
+class NotificationsConfig(Section):
+    rate_limit_per_hour: int = Field(default=100, ge=1)
+    """At most this many notifications are delivered per hour; the rest wait in the outbox."""
+    template_directory: str | None = None
+    """Directory of message templates that override the built-in ones (relative: to the home)."""
 
 
 class DatabaseConfig(Section):
@@ -114,6 +129,7 @@ class Settings(BaseModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
 
 def _env_overrides(
@@ -216,3 +232,83 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         raise ConfigError(_describe(exc, text, source, env_names)) from None
     except (DurationError, ScheduleError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+# --- config show / validate / init (issue 6) -----------------------------------------------
+
+
+def _read_table(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}  # load_settings has already reported it
+
+
+def setting_sources(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[tuple[str, str], str]:
+    """Where each key's value comes from: ``default``, the file (``path:line``) or the env var."""
+    environ = os.environ if environ is None else environ
+    data = _read_table(path)
+    text = path.read_text(encoding="utf-8") if data and path is not None else ""
+    _, env_names = _env_overrides(environ)
+    sources: dict[tuple[str, str], str] = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        table = data.get(section, {})
+        for key in model.model_fields:
+            if (section, key) in env_names:
+                sources[(section, key)] = f"env {env_names[(section, key)]}"
+            elif isinstance(table, dict) and key in table:
+                line = _line_of(text, section, key)
+                sources[(section, key)] = f"{path}:{line}" if line else str(path)
+            else:
+                sources[(section, key)] = "default"
+    return sources
+
+
+def is_duration(info: Any) -> bool:
+    """Whether a model field is a duration, or a list of them (written like "15m")."""
+    if info.annotation in (list[Duration], Duration | None):
+        return True
+    return any(isinstance(m, BeforeValidator) for m in info.metadata)
+
+
+def _toml_value(value: Any, info: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_duration(info):
+        from cnp_tui.core.durations import format_duration
+
+        return f'"{format_duration(value)}"'
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def default_config_text() -> str:
+    """A commented config file with every key at its default (``cnp config init``)."""
+    lines = [
+        "# cnp global config (claude-pilot.toml). Every key is optional: the values below are",
+        '# the defaults. Durations are strings like "30s", "15m", "1h30m". Any key can be',
+        "# overridden by an environment variable CNP_<SECTION>__<KEY>, e.g.",
+        "# CNP_JOB_ENGINE__MAX_CONCURRENT_JOBS=4. Check a file with `cnp config validate FILE`.",
+    ]
+    defaults = Settings()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines += ["", f"[{section}]"]
+        values = getattr(defaults, section)
+        for key, info in model.model_fields.items():
+            for doc in (info.description or "").splitlines():
+                lines.append(f"# {doc.strip()}")
+            value = getattr(values, key)
+            if value is None:
+                lines.append(f"# {key} = (not set)")
+            else:
+                lines.append(f"{key} = {_toml_value(value, info)}")
+    return "\n".join(lines) + "\n"
