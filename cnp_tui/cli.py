@@ -1162,11 +1162,13 @@ def _interactive_spec(obj: Context, name: str | None) -> dict[str, Any]:
     if timeout is not None:
         spec["execution"] = {"timeout_seconds": timeout}
     click.echo(
-        f"Job '{name}' runs prompt {chosen_prompt} {schedule.describe(tz_default)}, "
-        f"priority {chosen_priority}, {attempts} attempt(s)"
-        + (f", tags {', '.join(tags)}" if tags else "")
+        f"Job '{name}': prompt {chosen_prompt}; {schedule.describe(tz_default)}; "
+        f"priority {chosen_priority}; {attempts} attempt(s)"
+        + (f"; tags {', '.join(tags)}" if tags else "")
     )
-    click.confirm("Create it?", default=True, abort=True)
+    if not click.confirm("Create it?", default=True):
+        click.echo("not created", err=True)
+        sys.exit(1)
     return spec
 
 

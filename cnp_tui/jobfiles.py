@@ -254,6 +254,8 @@ def parse_job_file(text: str, source: str = "<job file>") -> JobFile:
             continue
         documents.append(document)
     if problems:
+        # In file order, so that an editor can walk down the list.
+        problems.sort(key=lambda p: (p.index, p.line or 0) if isinstance(p, Problem) else (-1, 0))
         raise JobFileError(source, problems)
     if not documents:
         raise JobFileError(source, ["the file holds no jobs"])
