@@ -1204,6 +1204,8 @@ def config_show(obj: Context, fmt: str) -> None:
         for key, info in type(values).model_fields.items():
             value = getattr(values, key)
             shown = format_duration(value) if is_duration(info) and value is not None else value
+            if isinstance(shown, bool) and fmt != "json":
+                shown = str(shown).lower()  # as TOML writes it
             rows.append(
                 {
                     "key": f"{section}.{key}",

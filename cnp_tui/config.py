@@ -201,6 +201,11 @@ def _describe(
         else:
             message = item["msg"].removeprefix("Value error, ")
             problems.append(f"{at}: {where}: {message} (got {item.get('input')!r})")
+            model = Settings.model_fields.get(section)
+            fields = getattr(model.annotation, "model_fields", {}) if model else {}
+            if key in fields and fields[key].description:
+                # What the key is for is usually the best hint at a sensible value.
+                problems[-1] += f" [{key}: {fields[key].description}]"
     return "; ".join(problems)
 
 

@@ -75,8 +75,8 @@ def backup_database(database: Path, target: Path, *, overwrite: bool = False) ->
 
 def vacuum_database(database: Path) -> tuple[int, int]:
     """Rebuild the database file to reclaim free pages; returns (bytes before, bytes after)."""
-    before = _size(database)
     connection = _connect(database)
+    before = _size(database)
     try:
         connection.execute("VACUUM")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
