@@ -142,3 +142,23 @@ def test_the_headless_engine_never_imports_textual(env: dict[str, str], tmp_path
             engine.wait(timeout=10)
     assert loaded(report, "textual") == []
     assert loaded(report, "cnp_tui.engine.runtime") == ["cnp_tui.engine.runtime"]
+
+
+def test_job_files_config_and_db_commands_never_import_textual(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    report = Path(env["REPORT"])
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "name: j\nprompt: {id: p, title: P, content: '@sim'}\n"
+        "schedule: {type: interval, expression: every 1h}\n"
+    )
+    for args in (
+        ("job", "apply", "--file", str(jobs)),
+        ("job", "export"),
+        ("job", "batch-pause", "--tag", "x"),
+        ("config", "show"),
+        ("db", "backup", str(tmp_path / "b.db")),
+    ):
+        cnp(env, *args)
+        assert loaded(report, "textual", "aiohttp") == [], args
