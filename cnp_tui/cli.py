@@ -1080,7 +1080,7 @@ def _ask(text: str, check: Callable[[str], Any], default: str | None = None) -> 
 def _interactive_spec(obj: Context, name: str | None) -> dict[str, Any]:
     """Ask for each field of a job, checking each answer; confirm with the next fire times."""
     from cnp_tui.core.durations import parse_duration
-    from cnp_tui.core.models import RetryConfig, Schedule
+    from cnp_tui.core.models import RetryConfig, Schedule, ScheduleType
     from cnp_tui.core.schedule import next_fire_times
     from cnp_tui.errors import InvalidInputError
 
@@ -1103,17 +1103,18 @@ def _interactive_spec(obj: Context, name: str | None) -> dict[str, Any]:
             raise InvalidInputError("the name is empty")
         return answer
 
+    def schedule_type(answer: str) -> ScheduleType:
+        if answer.lower() not in {t.value for t in ScheduleType}:
+            raise InvalidInputError(f"'{answer}' is not a schedule type: cron, interval or once")
+        return ScheduleType(answer.lower())
+
     if not name:
         name = _ask("Job name", non_empty)
     click.echo("Prompts: " + ", ".join(f"{p.id} ({p.title})" for p in prompts))
     chosen_prompt = _ask("Prompt id", prompt_id, prompts[0].id)
     tz_default = obj.settings.scheduler.timezone
     while True:
-        kind = _ask(
-            "Schedule type (cron, interval, once)",
-            lambda a: Schedule.model_fields["type"].annotation(a.lower()),  # type: ignore[misc]
-            "cron",
-        )
+        kind = _ask("Schedule type (cron, interval, once)", schedule_type, "cron")
         examples = {"cron": "0 9 * * 1-5", "interval": "every 30m", "once": "2030-01-01T09:00"}
         expression = _ask("Expression", lambda a: a, examples[kind.value])
         zone = _ask("Time zone", lambda a: a, tz_default)

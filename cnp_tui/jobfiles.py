@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from cnp_tui.config import is_duration
 from cnp_tui.core.durations import format_duration
@@ -55,6 +55,18 @@ class JobDocument(JobSpec):
     prompt: InlinePrompt | None = Field(
         default=None, description="The prompt inline: {id?, title, content, tags?}."
     )
+    _line: int | None = PrivateAttr(default=None)  # where the job starts in its file
+
+    @property
+    def line(self) -> int | None:
+        """The line of the file where this job starts (None when not read from a file)."""
+        return self._line
+
+    def field_line(self, field_path: str) -> int | None:
+        """Best line for a problem with ``field_path`` found after loading."""
+        return self._field_lines.get(field_path, self._line) if self._line else None
+
+    _field_lines: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_prompt(self) -> JobDocument:
@@ -252,6 +264,12 @@ def parse_job_file(text: str, source: str = "<job file>") -> JobFile:
                     )
                 )
             continue
+        document._line = _line_of(node, [])
+        document._field_lines = {
+            key: line
+            for key in ("name", "prompt_id", "prompt", "schedule")
+            if (line := _line_of(node, [key])) is not None
+        }
         documents.append(document)
     if problems:
         # In file order, so that an editor can walk down the list.

@@ -414,6 +414,7 @@ class JobService:
         inline = {doc.prompt_id for doc in documents if doc.prompt is not None}
         known_prompts = {prompt.id for prompt in await self.store.list_prompts()} | inline
         problems = []
+        now = self.clock.now()
         for index, doc in enumerate(documents):
             if doc.prompt_id not in known_prompts:
                 problems.append(
@@ -423,17 +424,35 @@ class JobService:
                         "prompt_id",
                         f"no prompt with id '{doc.prompt_id}' (create it with `cnp prompt "
                         "create`, or give the prompt inline as prompt: {title, content})",
-                        None,
+                        doc.field_line("prompt_id"),
                     )
                 )
-            if new_only and doc.name in existing:
+            current = existing.get(doc.name)
+            if new_only and current is not None:
                 problems.append(
                     Problem(
                         index,
                         doc.name,
                         "name",
                         "a job with this name exists (use `cnp job apply` to update it)",
-                        None,
+                        doc.field_line("name"),
+                    )
+                )
+            if (
+                doc.schedule.type is ScheduleType.ONCE
+                and (current is None or current.schedule != doc.schedule)
+                and doc.schedule.trigger(now, self.settings.scheduler.timezone).next_after(now)
+                is None
+            ):
+                # Checked here too, so that a file with a past time changes nothing at all.
+                problems.append(
+                    Problem(
+                        index,
+                        doc.name,
+                        "schedule.expression",
+                        f"{doc.schedule.expression} is in the past; a one-shot job needs a "
+                        "future time",
+                        doc.field_line("schedule"),
                     )
                 )
         if problems:

@@ -125,7 +125,7 @@ def test_batch_create_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
     )
     result = cli("job", "batch-create", "--file", str(path), code=2)
     assert f"{path}: 1 problem(s)" in result.stderr
-    assert "job 2 'bad': prompt_id: no prompt with id 'missing'" in result.stderr
+    assert "job 2 'bad' (line 5): prompt_id: no prompt with id 'missing'" in result.stderr
     assert cli.json("job", "list") == []
     path.write_text(path.read_text().replace("missing", "existing"))
     dry = cli("job", "batch-create", "--file", str(path), "--dry-run").stdout
@@ -133,13 +133,13 @@ def test_batch_create_is_all_or_nothing(cli: Cli, tmp_path: Path) -> None:
     created = cli.json("job", "batch-create", "--file", str(path))
     assert [job["name"] for job in created["jobs"]] == ["good", "bad"]
     again = cli("job", "batch-create", "--file", str(path), code=2)
-    assert "job 1 'good': name: a job with this name exists" in again.stderr
-    assert "job 2 'bad': name: a job with this name exists" in again.stderr
+    assert "job 1 'good' (line 1): name: a job with this name exists" in again.stderr
+    assert "job 2 'bad' (line 4): name: a job with this name exists" in again.stderr
 
 
-def test_batch_create_undoes_everything_when_a_late_check_fails(cli: Cli, tmp_path: Path) -> None:
-    # A one-shot time in the past is only known when the job is created: the first job and the
-    # inline prompt made before it must be rolled back.
+def test_a_one_shot_time_in_the_past_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    # Only known against the clock, so checked with the database before anything is written:
+    # neither the first job nor the inline prompt may be created.
     path = write(
         tmp_path,
         "jobs.yaml",
@@ -148,10 +148,14 @@ def test_batch_create_undoes_everything_when_a_late_check_fails(cli: Cli, tmp_pa
         "- name: past\n  prompt_id: fresh\n"
         "  schedule: {type: once, expression: '2001-01-01T00:00'}\n",
     )
-    result = cli("job", "batch-create", "--file", str(path), code=2)
-    assert "is in the past" in result.stderr
-    assert cli.json("job", "list") == []
-    assert cli.json("prompt", "list") == []
+    for command in ("batch-create", "apply"):
+        result = cli("job", command, "--file", str(path), code=2)
+        assert (
+            "job 2 'past' (line 6): schedule.expression: 2001-01-01T00:00 is in the past"
+            in result.stderr
+        )
+        assert cli.json("job", "list") == []
+        assert cli.json("prompt", "list") == []
 
 
 def test_batch_pause_resume_execute_by_tag_and_status(cli: Cli) -> None:
