@@ -999,15 +999,13 @@ def job_export(obj: Context, tag: str | None, file: str | None, force: bool) -> 
 
 
 def _selection(status: str | None, tag: str | None) -> dict[str, Any]:
-    from cnp_tui.core.models import JobStatus
-
-    return {"status": JobStatus(status) if status else None, "tag": tag}
+    return {"status": status, "tag": tag}
 
 
 STATUS_OPTION = click.option(
     "--status",
-    type=click.Choice(["active", "paused", "completed"]),
-    help="Only jobs in this status.",
+    type=click.Choice(["active", "paused", "completed", "running"]),
+    help="Only jobs in this status (running: jobs with an execution running now).",
 )
 TAG_OPTION = click.option("--tag", help="Only jobs with this tag.")
 
@@ -1237,7 +1235,15 @@ def config_validate(obj: Context, file: str | None) -> None:
             "no config file to check: none given and none found",
             hint="create one with `cnp config init`",
         )
-    load_settings(path, environ={})  # the file alone: env overrides are not part of it
+    try:
+        load_settings(path, environ={})  # the file alone: env overrides are not part of it
+    except ConfigError as exc:
+        if not exc.problems:
+            raise
+        click.secho(f"cnp: {path}: {len(exc.problems)} problem(s):", err=True, fg="red")
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(exc.exit_code)
     click.echo(f"{path}: valid")
 
 

@@ -175,7 +175,7 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
 
 def _describe(
     error: ValidationError, text: str, source: str, env_names: Mapping[tuple[str, str], str]
-) -> str:
+) -> list[str]:
     problems = []
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
@@ -206,7 +206,7 @@ def _describe(
             if key in fields and fields[key].description:
                 # What the key is for is usually the best hint at a sensible value.
                 problems[-1] += f" [{key}: {fields[key].description}]"
-    return "; ".join(problems)
+    return problems
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -234,7 +234,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, text, source, env_names)) from None
+        problems = _describe(exc, text, source, env_names)
+        error = ConfigError("; ".join(problems))
+        error.problems = problems  # `cnp config validate` prints one per line
+        raise error from None
     except (DurationError, ScheduleError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 

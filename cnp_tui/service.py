@@ -571,16 +571,22 @@ class JobService:
             documents.append(job_to_document(job, prompt))
         return documents
 
-    async def _select_jobs(self, *, status: JobStatus | None, tag: str | None) -> list[Job]:
+    async def _select_jobs(self, *, status: JobStatus | str | None, tag: str | None) -> list[Job]:
+        """Jobs by tag and/or status; status ``running`` = jobs with an execution running now."""
         if status is None and tag is None:
             raise InvalidInputError(
                 "say which jobs: give --tag TAG or --status STATUS (or both)",
             )
-        jobs = await self.store.list_jobs(status=status, tag=tag)
+        if status == RUNNING:
+            running = await self.store.list_executions(status=[ExecutionStatus.RUNNING], limit=None)
+            ids = {execution.job_id for execution in running}
+            jobs = [job for job in await self.store.list_jobs(tag=tag) if job.id in ids]
+        else:
+            jobs = await self.store.list_jobs(status=JobStatus(status) if status else None, tag=tag)
         return sorted(jobs, key=lambda j: j.name)
 
     async def batch_execute(
-        self, *, tag: str | None = None, status: JobStatus | None = None
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
     ) -> list[tuple[Job, Execution]]:
         """Queue one manual execution of every selected job."""
         return [
@@ -589,7 +595,7 @@ class JobService:
         ]
 
     async def batch_pause(
-        self, *, tag: str | None = None, status: JobStatus | None = None
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
     ) -> BatchResult:
         """Pause the selected jobs; paused or completed ones are left as they are."""
         result = BatchResult(action="pause")
@@ -602,7 +608,7 @@ class JobService:
         return result
 
     async def batch_resume(
-        self, *, tag: str | None = None, status: JobStatus | None = None
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
     ) -> BatchResult:
         """Resume the selected paused jobs; active or completed ones are left as they are."""
         result = BatchResult(action="resume")
@@ -614,6 +620,10 @@ class JobService:
                 reason = "already active" if job.status is JobStatus.ACTIVE else "completed"
                 result.skipped.append(BatchSkip(name=job.name, reason=reason))
         return result
+
+
+RUNNING = "running"
+"""The batch selector for jobs with an execution running now (the spec's `--status running`)."""
 
 
 class JobChange(BaseModel):

@@ -120,6 +120,7 @@ def test_validate_names_key_line_and_hint(cli: Cli, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     err = cli("config", "validate", str(path), code=2).stderr
+    assert err.startswith(f"cnp: {path}: 4 problem(s):\n  - {path}:2: unknown key")
     assert (
         f"{path}:2: unknown key [job_engine] max_concurent_jobs "
         "(did you mean max_concurrent_jobs?)" in err

@@ -8,11 +8,14 @@ import pytest
 
 from cnp_tui.config import Settings
 from cnp_tui.core.clock import ManualClock
+from cnp_tui.core.events import ExecutionFinished, ExecutionStarted
+from cnp_tui.engine.runtime import Runtime
 from cnp_tui.errors import ConflictError
 from cnp_tui.jobfiles import dump_documents, load_job_file, parse_job_file
 from cnp_tui.paths import Paths
 from cnp_tui.service import JobService
 from cnp_tui.store.sqlite import SqliteStore
+from tests.conftest import Recorder, add_job
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "sample_jobs").glob("*.yaml"))
 
@@ -68,3 +71,22 @@ async def test_batch_create_rolls_back_when_another_writer_wins_a_name(
                 await service.batch_create(documents)
             assert [job.name for job in await service.list_jobs()] == ["second"]
             assert [prompt.id for prompt in await service.list_prompts()] == ["other"]
+
+
+async def test_batch_pause_running_selects_jobs_with_a_running_execution(
+    paths: Paths, settings: Settings, client: JobService
+) -> None:
+    busy = await add_job(client, "busy", "@sim lines=2 duration=1")
+    await add_job(client, "idle", "@sim")
+    async with Runtime(paths, settings) as engine:
+        events = Recorder(engine.bus)
+        execution = await client.execute_job(busy.id)
+        await events.wait_for(ExecutionStarted, lambda e: e.execution.id == execution.id)
+        result = await client.batch_pause(status="running")
+        assert result.done == ["busy"] and result.skipped == []
+        await events.wait_for(ExecutionFinished, lambda e: e.execution.id == execution.id)
+    assert {job.name: job.status.value for job in await client.list_jobs()} == {
+        "busy": "paused",
+        "idle": "active",
+    }
+    assert (await client.batch_pause(status="running")).done == [], "nothing runs any more"
