@@ -8,7 +8,7 @@ other processes through ``PRAGMA data_version``; in its own process ``on_change`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -407,7 +407,7 @@ class JobService:
     # --- job files and batch operations (issue 6) ------------------------------------------
 
     async def _check_documents(
-        self, documents: Sequence[JobDocument], *, new_only: bool, source: str
+        self, documents: list[JobDocument], *, new_only: bool, source: str
     ) -> dict[str, Job]:
         """Problems the file alone cannot show: unknown prompts, names already taken."""
         existing = {job.name: job for job in await self.store.list_jobs()}
@@ -485,7 +485,7 @@ class JobService:
         return "updated"
 
     async def batch_create(
-        self, documents: Sequence[JobDocument], *, dry_run: bool = False, source: str = "job file"
+        self, documents: list[JobDocument], *, dry_run: bool = False, source: str = "job file"
     ) -> list[Job]:
         """Create every job of a file, or none: all are checked before the first is written."""
         await self._check_documents(documents, new_only=True, source=source)
@@ -499,7 +499,7 @@ class JobService:
                     created_prompts.append(doc.prompt_id or "")
                 jobs.append(await self.create_job(doc.spec()))
         except BaseException:
-            # A late failure (a one-shot time in the past...): undo, so it stays all or nothing.
+            # A late failure (another writer took a name meanwhile...): undo, all or nothing.
             for job in jobs:
                 await self.store.delete_job(job.id)
             for prompt_id in created_prompts:
@@ -510,7 +510,7 @@ class JobService:
 
     async def apply_documents(
         self,
-        documents: Sequence[JobDocument],
+        documents: list[JobDocument],
         *,
         prune: bool = False,
         dry_run: bool = False,
