@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from cnp_tui.config import is_duration
-from cnp_tui.core.durations import format_duration
+from cnp_tui.core.durations import format_duration, parse_duration
 from cnp_tui.core.models import CnpModel, Job, JobSpec, Prompt, slugify
 from cnp_tui.errors import InvalidInputError
 
@@ -319,6 +319,12 @@ def job_to_document(job: Job, prompt: Prompt | None) -> dict[str, Any]:
     return ordered
 
 
+def _duration_text(seconds: float) -> str | float:
+    """``15m`` for 900; the number itself when text would lose precision (90.5 -> 1m31s)."""
+    text = format_duration(seconds)
+    return text if parse_duration(text) == seconds else seconds
+
+
 def file_path(path: str) -> str:
     """A field path with the job file's section names (``retry.max_attempts``)."""
     head, dot, rest = path.partition(".")
@@ -339,9 +345,9 @@ def _durations_as_text(data: dict[str, Any], model: type[BaseModel]) -> None:
             continue
         if is_duration(info):
             if isinstance(value, int | float):
-                data[key] = format_duration(value)
+                data[key] = _duration_text(value)
             elif isinstance(value, list):
-                data[key] = [format_duration(v) for v in value]
+                data[key] = [_duration_text(v) for v in value]
             continue
         annotation = info.annotation
         if (

@@ -90,3 +90,21 @@ async def test_batch_pause_running_selects_jobs_with_a_running_execution(
         "idle": "active",
     }
     assert (await client.batch_pause(status="running")).done == [], "nothing runs any more"
+
+
+async def test_durations_that_text_would_round_are_exported_as_numbers(
+    client: JobService,
+) -> None:
+    await add_job(
+        client,
+        "odd",
+        "@sim",
+        execution={"timeout_seconds": 90.5},
+        retry={"initial_interval": "1h30m", "strategy": "custom", "delays": [12.25, 60]},
+    )
+    [document] = await client.export_documents()
+    assert document["execution"]["timeout_seconds"] == 90.5
+    assert document["retry"]["initial_interval"] == "1h30m"
+    assert document["retry"]["delays"] == [12.25, "1m"]
+    result = await client.apply_documents(parse_job_file(dump_documents([document])).documents)
+    assert result.unchanged == ["odd"] and not result.changed
