@@ -289,10 +289,10 @@ async def test_session_timeout_ends_a_run_whose_job_allows_longer(
         await client.execute_job(job.id)
         await events.wait_for(ExecutionStarted)
         deadline = clock.now() + timedelta(minutes=1)
-        for _ in range(300):  # until the executor's timer sleeps on the clock (if it is capped)
+        for _ in range(100):  # until the executor's timer sleeps on the clock (if it is capped)
             if deadline in {when for when, _, _ in clock._sleepers}:
                 break
             await asyncio.sleep(0.01)
         await clock.advance(61)
-        [done] = await events.wait_for(ExecutionFinished, within=3)
+        [done] = await events.wait_for(ExecutionFinished, within=2)
     assert done.execution.status is ExecutionStatus.TIMED_OUT

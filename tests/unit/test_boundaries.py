@@ -144,6 +144,7 @@ def test_the_headless_engine_never_imports_textual(env: dict[str, str], tmp_path
     assert loaded(report, "cnp_tui.engine.runtime") == ["cnp_tui.engine.runtime"]
 
 
+@pytest.mark.slow
 def test_job_files_config_and_db_commands_never_import_textual(
     env: dict[str, str], tmp_path: Path
 ) -> None:
