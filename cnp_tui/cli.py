@@ -317,7 +317,7 @@ def job() -> None:
 
 def _job_options(create: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     options = [
-        click.option("--prompt-id", required=create, help="Id of the prompt to run."),
+        click.option("--prompt-id", help="Id of the prompt to run."),
         click.option(
             "--cron", help="Cron expression: 5 fields, or 6 with seconds first; @daily..."
         ),
@@ -394,6 +394,8 @@ def _job_changes(options: dict[str, Any], *, create: bool) -> dict[str, Any]:
     kinds = [k for k in ("cron", "every", "at_time") if options.get(k)]
     if len(kinds) > 1:
         raise InvalidInputError("give only one of --cron, --every and --at")
+    if create and not options.get("prompt_id"):
+        raise InvalidInputError("a job needs a prompt: give --prompt-id ID")
     if create and not kinds:
         raise InvalidInputError(
             "a job needs a schedule: give --cron EXPR, --every DURATION or --at TIME"
@@ -481,12 +483,22 @@ def _notify_changes(options: dict[str, Any]) -> dict[str, Any]:
 
 
 @job.command("create")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--interactive", "-i", is_flag=True, help="Ask for each field, with defaults and checks."
+)
 @_job_options(create=True)
 @pass_ctx
-def job_create(obj: Context, name: str, fmt: str, **options: Any) -> None:
-    """Create a job that runs a prompt on a schedule."""
-    spec = {"name": name, **_job_changes(options, create=True)}
+def job_create(obj: Context, name: str | None, interactive: bool, fmt: str, **options: Any) -> None:
+    """Create a job that runs a prompt on a schedule (NAME is required unless --interactive)."""
+    if interactive:
+        spec = _interactive_spec(obj, name)
+    else:
+        if not name:
+            from cnp_tui.errors import InvalidInputError
+
+            raise InvalidInputError("give the job a NAME (or use --interactive)")
+        spec = {"name": name, **_job_changes(options, create=True)}
     created: Job = obj.run(lambda s: s.create_job(spec))
     if fmt == "json":
         _json(_dump(created))
@@ -1075,6 +1087,435 @@ def notify_test(obj: Context, channel_spec: str, fmt: str) -> None:
                 fg="red",
             )
         sys.exit(1)
+
+
+# --- job files, batch operations, interactive create (issue 6) ---------------------------
+
+
+@job.command("batch-create")
+@click.option(
+    "--file", "file", required=True, type=click.Path(dir_okay=False), help="Job file (- = stdin)."
+)
+@click.option("--dry-run", is_flag=True, help="Check everything, create nothing.")
+@FORMAT
+@pass_ctx
+def job_batch_create(obj: Context, file: str, dry_run: bool, fmt: str) -> None:
+    """Create every job of a YAML file, or none of them if any is wrong."""
+    from cnp_tui.jobfiles import load_job_file
+
+    loaded = load_job_file(file)
+    jobs: list[Job] = obj.run(
+        lambda s: s.batch_create(loaded.documents, dry_run=dry_run, source=loaded.source)
+    )
+    if fmt == "json":
+        _json({"dry_run": dry_run, "jobs": [_dump(j) for j in jobs]})
+        return
+    verb = "would create" if dry_run else "created"
+    for created in jobs:
+        click.echo(
+            f"{verb} job '{created.name}': "
+            f"{created.schedule.describe(obj.settings.scheduler.timezone)}"
+            + ("" if dry_run else f"; next run {_when(created.next_run_time)}")
+        )
+    click.echo(f"{len(jobs)} job(s) {verb}" + (" (dry run: nothing changed)" if dry_run else ""))
+
+
+@job.command("apply")
+@click.option(
+    "--file", "file", required=True, type=click.Path(dir_okay=False), help="Job file (- = stdin)."
+)
+@click.option("--prune", is_flag=True, help="Also delete jobs that the file does not name.")
+@click.option("--dry-run", is_flag=True, help="Show what would change, change nothing.")
+@FORMAT
+@pass_ctx
+def job_apply(obj: Context, file: str, prune: bool, dry_run: bool, fmt: str) -> None:
+    """Make the jobs match a YAML file, by name: create, update (and with --prune, delete)."""
+    from cnp_tui.jobfiles import load_job_file
+
+    loaded = load_job_file(file)
+    result = obj.run(
+        lambda s: s.apply_documents(
+            loaded.documents, prune=prune, dry_run=dry_run, source=loaded.source
+        )
+    )
+    if fmt == "json":
+        _json(_dump(result))
+        return
+    would = "would be " if dry_run else ""
+    for change in result.prompts:
+        click.echo(f"prompt {change.id}: {would}{change.action}")
+    for name in result.created:
+        click.echo(f"+ {name}: {would}created")
+    for change in result.updated:
+        click.echo(f"~ {change.name}: {would}updated ({', '.join(change.fields)})")
+    for name in result.unchanged:
+        click.echo(f"= {name}: unchanged")
+    for name in result.deleted:
+        click.echo(f"- {name}: {would}deleted")
+    click.echo(
+        f"{len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged, {len(result.deleted)} deleted"
+        + (" (dry run: nothing changed)" if dry_run else "")
+    )
+
+
+@job.command("export")
+@click.option("--tag", help="Only jobs with this tag.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help="Write to this file (default: stdout).",
+)
+@click.option("--force", is_flag=True, help="Overwrite --file if it exists.")
+@pass_ctx
+def job_export(obj: Context, tag: str | None, file: str | None, force: bool) -> None:
+    """Write jobs (with their prompts inline) as a YAML job file; apply it back as is."""
+    from pathlib import Path
+
+    from cnp_tui.errors import InvalidInputError
+    from cnp_tui.jobfiles import dump_documents
+
+    documents = obj.run(lambda s: s.export_documents(tag))
+    header = (
+        f"cnp jobs{f' tagged {tag}' if tag else ''}, exported "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; apply with `cnp job apply --file FILE`"
+    )
+    text = dump_documents(documents, header) if documents else f"# {header}\n[]\n"
+    if file is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(file)
+    if target.exists() and not force:
+        raise InvalidInputError(f"{target} exists", hint="give --force to overwrite it")
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"exported {len(documents)} job(s) to {target}", err=True)
+
+
+def _selection(status: str | None, tag: str | None) -> dict[str, Any]:
+    return {"status": status, "tag": tag}
+
+
+STATUS_OPTION = click.option(
+    "--status",
+    type=click.Choice(["active", "paused", "completed", "running"]),
+    help="Only jobs in this status (running: jobs with an execution running now).",
+)
+TAG_OPTION = click.option("--tag", help="Only jobs with this tag.")
+
+
+@job.command("batch-execute")
+@TAG_OPTION
+@STATUS_OPTION
+@FORMAT
+@pass_ctx
+def job_batch_execute(obj: Context, tag: str | None, status: str | None, fmt: str) -> None:
+    """Queue a run now of every job with a tag (and/or status)."""
+    queued = obj.run(lambda s: s.batch_execute(**_selection(status, tag)), create=False)
+    if fmt == "json":
+        _json([{"job": j.name, "execution": _dump(e)} for j, e in queued])
+        return
+    for found, execution in queued:
+        click.echo(f"queued execution {execution.id} of job '{found.name}'")
+    click.echo(f"{len(queued)} execution(s) queued" if queued else "no job matches: nothing queued")
+
+
+def _batch_output(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        _json(_dump(result))
+        return
+    past = {"pause": "paused", "resume": "resumed"}[result.action]
+    for name in result.done:
+        click.echo(f"{past} job '{name}'")
+    for skip in result.skipped:
+        click.echo(f"left job '{skip.name}' as it is ({skip.reason})")
+    click.echo(f"{len(result.done)} job(s) {past}, {len(result.skipped)} left as they were")
+
+
+@job.command("batch-pause")
+@TAG_OPTION
+@STATUS_OPTION
+@FORMAT
+@pass_ctx
+def job_batch_pause(obj: Context, tag: str | None, status: str | None, fmt: str) -> None:
+    """Pause every job with a tag (and/or status); safe to repeat."""
+    _batch_output(obj.run(lambda s: s.batch_pause(**_selection(status, tag)), create=False), fmt)
+
+
+@job.command("batch-resume")
+@TAG_OPTION
+@STATUS_OPTION
+@FORMAT
+@pass_ctx
+def job_batch_resume(obj: Context, tag: str | None, status: str | None, fmt: str) -> None:
+    """Resume every paused job with a tag (and/or status); safe to repeat."""
+    _batch_output(obj.run(lambda s: s.batch_resume(**_selection(status, tag)), create=False), fmt)
+
+
+def _ask(text: str, check: Callable[[str], Any], default: str | None = None) -> Any:
+    """click.prompt until ``check`` accepts the answer (its error is shown, then asked again)."""
+    from pydantic import ValidationError
+
+    from cnp_tui.errors import CnpError
+
+    while True:
+        answer = click.prompt(text, default=default, show_default=default is not None)
+        try:
+            return check(str(answer).strip())
+        except (ValueError, CnpError) as exc:
+            message = str(exc)
+            if isinstance(exc, ValidationError):
+                message = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            click.echo(f"  {message}", err=True)
+
+
+def _interactive_spec(obj: Context, name: str | None) -> dict[str, Any]:
+    """Ask for each field of a job, checking each answer; confirm with the next fire times."""
+    from cnp_tui.core.durations import parse_duration
+    from cnp_tui.core.models import RetryConfig, Schedule, ScheduleType
+    from cnp_tui.core.schedule import next_fire_times
+    from cnp_tui.errors import InvalidInputError
+
+    prompts: list[Prompt] = obj.run(lambda s: s.list_prompts())
+    if not prompts:
+        raise InvalidInputError(
+            "there are no prompts yet", hint="create one with `cnp prompt create TITLE --content`"
+        )
+    known = {p.id for p in prompts}
+
+    def prompt_id(answer: str) -> str:
+        if answer not in known:
+            raise InvalidInputError(
+                f"no prompt '{answer}'; choose one of {', '.join(sorted(known))}"
+            )
+        return answer
+
+    def non_empty(answer: str) -> str:
+        if not answer:
+            raise InvalidInputError("the name is empty")
+        return answer
+
+    def schedule_type(answer: str) -> ScheduleType:
+        if answer.lower() not in {t.value for t in ScheduleType}:
+            raise InvalidInputError(f"'{answer}' is not a schedule type: cron, interval or once")
+        return ScheduleType(answer.lower())
+
+    if not name:
+        name = _ask("Job name", non_empty)
+    click.echo("Prompts: " + ", ".join(f"{p.id} ({p.title})" for p in prompts))
+    chosen_prompt = _ask("Prompt id", prompt_id, prompts[0].id)
+    tz_default = obj.settings.scheduler.timezone
+    while True:
+        kind = _ask("Schedule type (cron, interval, once)", schedule_type, "cron")
+        examples = {"cron": "0 9 * * 1-5", "interval": "every 30m", "once": "2030-01-01T09:00"}
+        expression = _ask("Expression", lambda a: a, examples[kind.value])
+        zone = _ask("Time zone", lambda a: a, tz_default)
+        try:
+            schedule = Schedule(type=kind, expression=expression, timezone=zone)
+        except (ValueError, InvalidInputError) as exc:
+            click.echo(f"  {_plain_error(exc)}", err=True)
+            continue
+        now = datetime.now(UTC)
+        upcoming = next_fire_times(schedule.trigger(now, tz_default), now, 3)
+        click.echo(f"  {schedule.describe(tz_default)}")
+        click.echo("  next runs: " + (", ".join(_when(t) for t in upcoming) or "none"))
+        if click.confirm("Use this schedule?", default=True):
+            break
+
+    def priority(answer: str) -> int:
+        value = int(answer)
+        if not 1 <= value <= 10:
+            raise InvalidInputError("the priority is 1-10")
+        return value
+
+    chosen_priority = _ask("Priority (1-10, 10 runs first)", priority, "5")
+    timeout = _ask(
+        "Timeout (e.g. 15m; empty = [executor] default_timeout)",
+        lambda a: parse_duration(a) if a not in ("", "-") else None,
+        "-",
+    )
+    attempts = _ask(
+        "Attempts in all (1 = no retry)",
+        lambda a: RetryConfig(max_attempts=int(a)).max_attempts,
+        "3",
+    )
+    tags = _ask(
+        "Tags (comma-separated, - for none)",
+        lambda a: [t.strip() for t in a.split(",") if t.strip() and a != "-"],
+        "-",
+    )
+    spec: dict[str, Any] = {
+        "name": name,
+        "prompt_id": chosen_prompt,
+        "schedule": schedule.model_dump(mode="json"),
+        "priority": chosen_priority,
+        "retry": {"max_attempts": attempts},
+        "tags": tags,
+    }
+    if timeout is not None:
+        spec["execution"] = {"timeout_seconds": timeout}
+    click.echo(
+        f"Job '{name}': prompt {chosen_prompt}; {schedule.describe(tz_default)}; "
+        f"priority {chosen_priority}; {attempts} attempt(s)"
+        + (f"; tags {', '.join(tags)}" if tags else "")
+    )
+    if not click.confirm("Create it?", default=True):
+        click.echo("not created", err=True)
+        sys.exit(1)
+    return spec
+
+
+def _plain_error(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+    return str(exc)
+
+
+# --- global config (issue 6) -------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """Show, check and create the global config file (claude-pilot.toml)."""
+
+
+@config_group.command("show")
+@FORMAT
+@pass_ctx
+def config_show(obj: Context, fmt: str) -> None:
+    """Every setting in force, and where its value comes from (default, file, env)."""
+    from pydantic import BaseModel
+
+    from cnp_tui.config import is_duration, setting_sources, toml_value
+    from cnp_tui.core.durations import format_duration
+
+    settings = obj.settings
+    sources = setting_sources(obj.paths.config_file)
+    rows = []
+
+    def add_rows(name: str, values: BaseModel, source: Callable[[str], str]) -> None:
+        for key, info in type(values).model_fields.items():
+            value = getattr(values, key)
+            if isinstance(value, BaseModel):
+                nested = source(key)  # a nested table ([notifications.smtp]) keeps its source
+                add_rows(f"{name}.{key}", value, lambda _key, nested=nested: nested)
+                continue
+            shown: Any = value
+            if is_duration(info) and value is not None:
+                shown = format_duration(value)
+            elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+                shown = [item.model_dump(mode="json", exclude_none=True) for item in value]
+            readable = isinstance(shown, int | float | str) and not isinstance(shown, bool)
+            if fmt != "json" and shown is not None and not readable:
+                shown = toml_value(shown)  # lists, tables and booleans as TOML writes them
+            rows.append({"key": f"{name}.{key}", "value": shown, "source": source(key)})
+
+    for section in type(settings).model_fields:
+        add_rows(
+            section,
+            getattr(settings, section),
+            lambda key, section=section: sources[(section, key)],
+        )
+    if fmt == "json":
+        _json({"config_file": obj.paths.config_file and str(obj.paths.config_file), "keys": rows})
+        return
+    click.echo(f"config file: {obj.paths.config_file or '(none: defaults and environment)'}")
+    _table(["KEY", "VALUE", "SOURCE"], [[r["key"], r["value"], r["source"]] for r in rows])
+
+
+@config_group.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_ctx
+def config_validate(obj: Context, file: str | None) -> None:
+    """Check a config file (default: the one in force); errors name key, line and a fix."""
+    from pathlib import Path
+
+    from cnp_tui.config import load_settings
+    from cnp_tui.errors import ConfigError
+
+    path = Path(file) if file else obj.paths.config_file
+    if path is None:
+        raise ConfigError(
+            "no config file to check: none given and none found",
+            hint="create one with `cnp config init`",
+        )
+    try:
+        load_settings(path, environ={})  # the file alone: env overrides are not part of it
+    except ConfigError as exc:
+        if not exc.problems:
+            raise
+        click.secho(f"cnp: {path}: {len(exc.problems)} problem(s):", err=True, fg="red")
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(exc.exit_code)
+    click.echo(f"{path}: valid")
+
+
+@config_group.command("init")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Where to write it.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def config_init(file: str | None, force: bool) -> None:
+    """Write a commented config file with every key at its default."""
+    from pathlib import Path
+
+    from cnp_tui.config import default_config_text
+    from cnp_tui.errors import ConflictError
+    from cnp_tui.paths import CONFIG_NAME, default_config_dir
+
+    target = Path(file).expanduser() if file else default_config_dir() / CONFIG_NAME
+    if target.exists() and not force:
+        raise ConflictError(f"{target} exists", hint="give --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(default_config_text(), encoding="utf-8")
+    click.echo(f"wrote {target}")
+
+
+# --- database maintenance (issue 6) ------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Back up and compact the database."""
+
+
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@FORMAT
+@pass_ctx
+def db_backup(obj: Context, file: str, force: bool, fmt: str) -> None:
+    """Copy the database to FILE (SQLite online backup: safe while the engine runs)."""
+    from pathlib import Path
+
+    from cnp_tui.store.maintenance import backup_database
+
+    result = backup_database(obj.paths.database, Path(file), overwrite=force)
+    if fmt == "json":
+        _json(
+            {
+                "path": str(result.path),
+                "size_bytes": result.size_bytes,
+                "jobs": result.jobs,
+                "executions": result.executions,
+            }
+        )
+        return
+    click.echo(
+        f"backed up {obj.paths.database} to {result.path} ({result.size_bytes} bytes, "
+        f"{result.jobs} jobs, {result.executions} executions)"
+    )
+
+
+@db_group.command("vacuum")
+@pass_ctx
+def db_vacuum(obj: Context) -> None:
+    """Rebuild the database file to give freed space back to the disk."""
+    from cnp_tui.store.maintenance import vacuum_database
+
+    before, after = vacuum_database(obj.paths.database)
+    click.echo(f"vacuumed {obj.paths.database}: {before} -> {after} bytes")
 
 
 if __name__ == "__main__":

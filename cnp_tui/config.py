@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -91,6 +92,13 @@ class ExecutorConfig(Section):
     """Log lines kept per execution; beyond, the middle is dropped and a marker says how much."""
     sample_interval: Duration = Field(default=1.0, gt=0)
     """How often the process tree's memory and CPU are sampled."""
+    session_timeout: Duration = Field(default=3600.0, gt=0)
+    """Hard cap on one claude session (execution), whatever the job's timeout_seconds says."""
+
+    def effective_timeout(self, timeout_seconds: float | None) -> float:
+        """The timeout of one execution: the job's (or default_timeout), capped by
+        session_timeout."""
+        return min(timeout_seconds or self.default_timeout, self.session_timeout)
 
 
 class CooldownConfig(Section):
@@ -198,7 +206,6 @@ class Settings(BaseModel):
     cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
-
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
 
@@ -256,7 +263,7 @@ def _section_model(section: str) -> type[BaseModel] | None:
 
 def _describe(
     error: ValidationError, text: str, source: str, env_names: Mapping[tuple[str, str], str]
-) -> str:
+) -> list[str]:
     problems = []
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
@@ -285,7 +292,12 @@ def _describe(
         else:
             message = item["msg"].removeprefix("Value error, ")
             problems.append(f"{at}: {where}: {message} (got {item.get('input')!r})")
-    return "; ".join(problems)
+            model = Settings.model_fields.get(section)
+            fields = getattr(model.annotation, "model_fields", {}) if model else {}
+            if key in fields and fields[key].description:
+                # What the key is for is usually the best hint at a sensible value.
+                problems[-1] += f" [{key}: {fields[key].description}]"
+    return problems
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -313,6 +325,106 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, text, source, env_names)) from None
+        problems = _describe(exc, text, source, env_names)
+        error = ConfigError("; ".join(problems))
+        error.problems = problems  # `cnp config validate` prints one per line
+        raise error from None
     except (DurationError, ScheduleError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+# --- config show / validate / init (issue 6) -----------------------------------------------
+
+
+def _read_table(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}  # load_settings has already reported it
+
+
+def setting_sources(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[tuple[str, str], str]:
+    """Where each key's value comes from: ``default``, the file (``path:line``) or the env var."""
+    environ = os.environ if environ is None else environ
+    data = _read_table(path)
+    text = path.read_text(encoding="utf-8") if data and path is not None else ""
+    _, env_names = _env_overrides(environ)
+    sources: dict[tuple[str, str], str] = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        table = data.get(section, {})
+        for key in model.model_fields:
+            if (section, key) in env_names:
+                sources[(section, key)] = f"env {env_names[(section, key)]}"
+            elif isinstance(table, dict) and key in table:
+                line = _line_of(text, section, key)
+                sources[(section, key)] = f"{path}:{line}" if line else str(path)
+            else:
+                sources[(section, key)] = "default"
+    return sources
+
+
+def is_duration(info: Any) -> bool:
+    """Whether a model field is a duration, or a list of them (written like "15m")."""
+    if info.annotation in (list[Duration], Duration | None):
+        return True
+    return any(isinstance(m, BeforeValidator) for m in info.metadata)
+
+
+def toml_value(value: Any, info: Any = None) -> str:
+    """``value`` as TOML writes it (durations as text when ``info`` is a duration field)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if info is not None and is_duration(info):
+        from cnp_tui.core.durations import format_duration
+
+        return f'"{format_duration(value)}"'
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, BaseModel):  # an inline table: { type = "log", level = "info" }
+        data = value.model_dump(mode="json", exclude_none=True)
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in data.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def _table_lines(name: str, model: type[BaseModel], values: BaseModel) -> list[str]:
+    """One commented TOML table; nested sections follow as [name.key] tables."""
+    lines = ["", f"[{name}]"]
+    nested: list[str] = []
+    for key, info in model.model_fields.items():
+        value = getattr(values, key)
+        if isinstance(value, Section):
+            nested += _table_lines(f"{name}.{key}", type(value), value)
+            continue
+        for doc in (info.description or "").splitlines():
+            lines.append(f"# {doc.strip()}")
+        if value is None:
+            lines.append(f"# {key} = (not set)")
+        else:
+            lines.append(f"{key} = {toml_value(value, info)}")
+    return lines + nested
+
+
+def default_config_text() -> str:
+    """A commented config file with every key at its default (``cnp config init``)."""
+    lines = [
+        "# cnp global config (claude-pilot.toml). Every key is optional: the values below are",
+        '# the defaults. Durations are strings like "30s", "15m", "1h30m". Any key can be',
+        "# overridden by an environment variable CNP_<SECTION>__<KEY>, e.g.",
+        "# CNP_JOB_ENGINE__MAX_CONCURRENT_JOBS=4. Check a file with `cnp config validate FILE`.",
+    ]
+    defaults = Settings()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines += _table_lines(section, model, getattr(defaults, section))
+    return "\n".join(lines) + "\n"

@@ -64,6 +64,7 @@ class ConfigError(CnpError):
     """The config file does not parse or does not validate."""
 
     exit_code = 2
+    problems: list[str] | None = None  # one entry per bad key, when validation found several
 
 
 class ClaudeNotFoundError(CnpError):

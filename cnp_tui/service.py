@@ -40,6 +40,7 @@ from cnp_tui.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from cnp_tui.jobfiles import JobDocument, JobFileError, Problem, file_path, job_to_document
 from cnp_tui.paths import Paths
 from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
@@ -619,3 +620,277 @@ class JobService:
         item.next_attempt_at = None
         await notifier.outbox.add([item])
         return item
+
+    # --- job files and batch operations (issue 6) ------------------------------------------
+
+    async def _check_documents(
+        self, documents: list[JobDocument], *, new_only: bool, source: str
+    ) -> dict[str, Job]:
+        """Problems the file alone cannot show: unknown prompts, names already taken."""
+        existing = {job.name: job for job in await self.store.list_jobs()}
+        inline = {doc.prompt_id for doc in documents if doc.prompt is not None}
+        known_prompts = {prompt.id for prompt in await self.store.list_prompts()} | inline
+        problems = []
+        now = self.clock.now()
+        for index, doc in enumerate(documents):
+            if doc.prompt_id not in known_prompts:
+                problems.append(
+                    Problem(
+                        index,
+                        doc.name,
+                        "prompt_id",
+                        f"no prompt with id '{doc.prompt_id}' (create it with `cnp prompt "
+                        "create`, or give the prompt inline as prompt: {title, content})",
+                        doc.field_line("prompt_id"),
+                    )
+                )
+            current = existing.get(doc.name)
+            if new_only and current is not None:
+                problems.append(
+                    Problem(
+                        index,
+                        doc.name,
+                        "name",
+                        "a job with this name exists (use `cnp job apply` to update it)",
+                        doc.field_line("name"),
+                    )
+                )
+            if (
+                doc.schedule.type is ScheduleType.ONCE
+                and (current is None or current.schedule != doc.schedule)
+                and doc.schedule.trigger(now, self.settings.scheduler.timezone).next_after(now)
+                is None
+            ):
+                # Checked here too, so that a file with a past time changes nothing at all.
+                problems.append(
+                    Problem(
+                        index,
+                        doc.name,
+                        "schedule.expression",
+                        f"{doc.schedule.expression} is in the past; a one-shot job needs a "
+                        "future time",
+                        doc.field_line("schedule"),
+                    )
+                )
+        if problems:
+            raise JobFileError(source, problems)
+        return existing
+
+    async def _apply_prompt(self, doc: JobDocument, dry_run: bool) -> str | None:
+        """Create or update an inline prompt; returns 'created' / 'updated' / None."""
+        wanted = doc.inline_prompt()
+        if wanted is None:
+            return None
+        current = await self.store.get_prompt(wanted.id)
+        if current is None:
+            if not dry_run:
+                now = self.clock.now()
+                await self.store.add_prompt(
+                    wanted.model_copy(update={"created_at": now, "updated_at": now})
+                )
+            return "created"
+        if (current.title, current.content, current.tags) == (
+            wanted.title,
+            wanted.content,
+            wanted.tags,
+        ):
+            return None
+        if not dry_run:
+            await self.update_prompt(
+                wanted.id, title=wanted.title, content=wanted.content, tags=wanted.tags
+            )
+        return "updated"
+
+    async def batch_create(
+        self, documents: list[JobDocument], *, dry_run: bool = False, source: str = "job file"
+    ) -> list[Job]:
+        """Create every job of a file, or none: all are checked before the first is written."""
+        await self._check_documents(documents, new_only=True, source=source)
+        jobs: list[Job] = []
+        if dry_run:
+            return [Job(**doc.spec().model_dump()) for doc in documents]
+        created_prompts: list[str] = []
+        try:
+            for doc in documents:
+                if await self._apply_prompt(doc, dry_run=False) == "created":
+                    created_prompts.append(doc.prompt_id or "")
+                jobs.append(await self.create_job(doc.spec()))
+        except BaseException:
+            # A late failure (another writer took a name meanwhile...): undo, all or nothing.
+            for job in jobs:
+                await self.store.delete_job(job.id)
+            for prompt_id in created_prompts:
+                await self.store.delete_prompt(prompt_id)
+            await self._changed()
+            raise
+        return jobs
+
+    async def apply_documents(
+        self,
+        documents: list[JobDocument],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        source: str = "job file",
+    ) -> ApplyResult:
+        """Make the jobs match the file, by name: create, update, (with ``prune``) delete."""
+        existing = await self._check_documents(documents, new_only=False, source=source)
+        result = ApplyResult(dry_run=dry_run)
+        for doc in documents:
+            prompt_change = await self._apply_prompt(doc, dry_run)
+            if prompt_change:
+                result.prompts.append(PromptChange(id=doc.prompt_id or "", action=prompt_change))
+            spec = doc.spec()
+            current = existing.get(spec.name)
+            if current is None:
+                if not dry_run:
+                    await self.create_job(spec)
+                result.created.append(spec.name)
+                continue
+            changed = _changed_fields(
+                current.spec().model_dump(mode="json"), spec.model_dump(mode="json")
+            )
+            if not changed:
+                result.unchanged.append(spec.name)
+                continue
+            if not dry_run:
+                await self._replace_spec(current, spec)
+            result.updated.append(
+                JobChange(name=spec.name, fields=[file_path(path) for path in changed])
+            )
+        if prune:
+            wanted = {doc.name for doc in documents}
+            for name, job in sorted(existing.items()):
+                if name not in wanted:
+                    if not dry_run:
+                        await self.store.delete_job(job.id)
+                    result.deleted.append(name)
+        if not dry_run:
+            await self._changed()
+        return result
+
+    async def _replace_spec(self, job: Job, spec: JobSpec) -> Job:
+        """Replace the user-defined part of a job as a whole (no merge of nested maps)."""
+        now = self._after(job.updated_at)
+        updated = job.model_copy(update={**dict(spec), "updated_at": now})
+        if updated.status is JobStatus.ACTIVE and (
+            spec.schedule != job.schedule or job.next_run_time is None
+        ):
+            updated.next_run_time = self._next_run(updated, now)
+        await self.store.save_job(updated)
+        return updated
+
+    async def export_documents(self, tag: str | None = None) -> list[dict[str, Any]]:
+        """The jobs (with a tag, or all) as job-file mappings with their prompts inline."""
+        documents = []
+        for job in sorted(await self.store.list_jobs(tag=tag), key=lambda j: j.name):
+            prompt = await self.store.get_prompt(job.prompt_id)
+            documents.append(job_to_document(job, prompt))
+        return documents
+
+    async def _select_jobs(self, *, status: JobStatus | str | None, tag: str | None) -> list[Job]:
+        """Jobs by tag and/or status; status ``running`` = jobs with an execution running now."""
+        if status is None and tag is None:
+            raise InvalidInputError(
+                "say which jobs: give --tag TAG or --status STATUS (or both)",
+            )
+        if status == RUNNING:
+            running = await self.store.list_executions(status=[ExecutionStatus.RUNNING], limit=None)
+            ids = {execution.job_id for execution in running}
+            jobs = [job for job in await self.store.list_jobs(tag=tag) if job.id in ids]
+        else:
+            jobs = await self.store.list_jobs(status=JobStatus(status) if status else None, tag=tag)
+        return sorted(jobs, key=lambda j: j.name)
+
+    async def batch_execute(
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
+    ) -> list[tuple[Job, Execution]]:
+        """Queue one manual execution of every selected job."""
+        return [
+            (job, await self.execute_job(job.id))
+            for job in await self._select_jobs(status=status, tag=tag)
+        ]
+
+    async def batch_pause(
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
+    ) -> BatchResult:
+        """Pause the selected jobs; paused or completed ones are left as they are."""
+        result = BatchResult(action="pause")
+        for job in await self._select_jobs(status=status, tag=tag):
+            if job.status is JobStatus.ACTIVE:
+                await self.pause_job(job.id)
+                result.done.append(job.name)
+            else:
+                result.skipped.append(BatchSkip(name=job.name, reason=f"already {job.status}"))
+        return result
+
+    async def batch_resume(
+        self, *, tag: str | None = None, status: JobStatus | str | None = None
+    ) -> BatchResult:
+        """Resume the selected paused jobs; active or completed ones are left as they are."""
+        result = BatchResult(action="resume")
+        for job in await self._select_jobs(status=status, tag=tag):
+            if job.status is JobStatus.PAUSED:
+                await self.resume_job(job.id)
+                result.done.append(job.name)
+            else:
+                reason = "already active" if job.status is JobStatus.ACTIVE else "completed"
+                result.skipped.append(BatchSkip(name=job.name, reason=reason))
+        return result
+
+
+RUNNING = "running"
+"""The batch selector for jobs with an execution running now (the spec's `--status running`)."""
+
+
+class JobChange(BaseModel):
+    """An updated job and the field paths that changed."""
+
+    name: str
+    fields: list[str]
+
+
+class PromptChange(BaseModel):
+    """An inline prompt that was created or updated."""
+
+    id: str
+    action: str
+
+
+class ApplyResult(BaseModel):
+    """What ``apply`` did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool = False
+    created: list[str] = []
+    updated: list[JobChange] = []
+    unchanged: list[str] = []
+    deleted: list[str] = []
+    prompts: list[PromptChange] = []
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted or self.prompts)
+
+
+class BatchSkip(BaseModel):
+    name: str
+    reason: str
+
+
+class BatchResult(BaseModel):
+    """What a batch pause/resume did: jobs changed and jobs left alone (with why)."""
+
+    action: str
+    done: list[str] = []
+    skipped: list[BatchSkip] = []
+
+
+def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Leaf paths that differ between two JSON-like values (``retry_config.max_attempts``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            changed += _changed_fields(old.get(key), new.get(key), path)
+        return changed
+    return [] if old == new else [prefix]

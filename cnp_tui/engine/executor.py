@@ -180,7 +180,7 @@ class Executor:
             process.pid, job.resource_limits.max_memory_mb, job.resource_limits.max_cpu_percent
         )
         self._monitor.watch(sampler, lambda sampled: self._check_limits(run, sampled, logs))
-        timeout = options.timeout_seconds or self.settings.executor.default_timeout
+        timeout = self.settings.executor.effective_timeout(options.timeout_seconds)
         timer = asyncio.create_task(self.clock.sleep(timeout))
         waiter = asyncio.create_task(process.wait())
         try:

@@ -202,3 +202,24 @@ def test_notify_imports_no_ui_or_web_server(env: dict[str, str]) -> None:
     modules = json.loads(proc.stdout)
     assert {"cnp_tui.notify.notifier", "cnp_tui.notify.channels"} <= set(modules)
     assert [m for m in modules if m.split(".")[0] in {"textual", "aiohttp", "aiosmtplib"}] == []
+
+
+@pytest.mark.slow
+def test_job_files_config_and_db_commands_never_import_textual(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    report = Path(env["REPORT"])
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "name: j\nprompt: {id: p, title: P, content: '@sim'}\n"
+        "schedule: {type: interval, expression: every 1h}\n"
+    )
+    for args in (
+        ("job", "apply", "--file", str(jobs)),
+        ("job", "export"),
+        ("job", "batch-pause", "--tag", "x"),
+        ("config", "show"),
+        ("db", "backup", str(tmp_path / "b.db")),
+    ):
+        cnp(env, *args)
+        assert loaded(report, "textual", "aiohttp") == [], args
