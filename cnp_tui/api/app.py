@@ -24,13 +24,12 @@ from cnp_tui.api.schemas import (
     CancelResult,
     Health,
     HealthCheck,
-    JobBody,
     PromptBody,
     PromptChanges,
 )
 from cnp_tui.config import Settings
 from cnp_tui.core.bus import EventBus
-from cnp_tui.core.models import ExecutionStatus, JobSpec, JobStatus, Prompt, slugify
+from cnp_tui.core.models import ExecutionStatus, JobStatus
 from cnp_tui.engine.claude import resolve_executable
 from cnp_tui.errors import (
     AmbiguousReferenceError,
@@ -44,6 +43,7 @@ from cnp_tui.errors import (
     UsageLimitReachedError,
     WorkingDirectoryError,
 )
+from cnp_tui.jobfiles import JobDocument
 from cnp_tui.service import JobService, describe_validation_error
 
 log = logging.getLogger("cnp.api")
@@ -268,26 +268,21 @@ async def create_job(request: web.Request) -> web.Response:
     state = _state(request)
     data = await _body(request)
     try:
-        body = JobBody.model_validate(data)
+        body = JobDocument.model_validate(data)  # the job file format, checked in full first
     except ValidationError as exc:
         return _validation_response(exc, "job")
-    created_prompt: Prompt | None = None
-    spec_data = {k: v for k, v in data.items() if k != "prompt"}
+    created_prompt = None
     if body.prompt is not None:
-        prompt_id = body.prompt.id or slugify(body.prompt.title)
-        # Validate the job before creating its prompt, so a bad job leaves nothing behind.
-        try:
-            JobSpec.model_validate({**spec_data, "prompt_id": prompt_id})
-        except ValidationError as exc:
-            return _validation_response(exc, "job")
         created_prompt = await state.service.create_prompt(
-            body.prompt.title, body.prompt.content, prompt_id=prompt_id, tags=body.prompt.tags
+            body.prompt.title,
+            body.prompt.content,
+            prompt_id=body.prompt.prompt_id,
+            tags=body.prompt.tags,
         )
-        spec_data["prompt_id"] = created_prompt.id
     try:
-        job = await state.service.create_job(spec_data)
+        job = await state.service.create_job(body.spec())
     except CnpError:
-        if created_prompt is not None:
+        if created_prompt is not None:  # a job that cannot be created leaves nothing behind
             await state.service.delete_prompt(created_prompt.id)
         raise
     return _ok(job, 201)

@@ -13,12 +13,12 @@ from cnp_tui.api.schemas import (
     CancelResult,
     ErrorBody,
     Health,
-    JobBody,
     LogPage,
     PromptBody,
     PromptChanges,
 )
 from cnp_tui.core.models import Execution, ExecutionStatus, Job, JobStatus, Prompt
+from cnp_tui.jobfiles import JobDocument
 from cnp_tui.service import Page, Stats
 
 REF = "#/components/schemas/{model}"
@@ -29,7 +29,7 @@ OPERATIONS: list[tuple[str, str, str, Any, dict[int, Any]]] = [
         "post",
         "/api/jobs",
         "Create a job (job file format; inline prompt allowed)",
-        JobBody,
+        JobDocument,
         {201: Job},
     ),
     ("get", "/api/jobs", "List jobs (paged; filter by status, tag)", None, {200: Page[Job]}),

@@ -1,42 +1,16 @@
 """Request bodies and error objects of the API (responses are the domain models themselves,
 as ``--format json`` prints them).
 
-``JobBody`` is the job file format (``JobSpec``, with its aliases) plus an optional inline
-prompt; it is kept small so it can give way to the shared job-file model later.
+Job bodies are ``cnp_tui.jobfiles.JobDocument``: the job file format, as JSON.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from cnp_tui.core.models import CnpModel, JobSpec, LogLine
-
-
-class InlinePrompt(CnpModel):
-    """A prompt created together with the job."""
-
-    id: str | None = Field(default=None, description="Slug; generated from the title if omitted.")
-    title: str = Field(min_length=1)
-    content: str = Field(min_length=1)
-    tags: list[str] = Field(default_factory=list)
-
-
-class JobBody(JobSpec):
-    """A job in the job file format; ``prompt`` creates the prompt first (then ``prompt_id``
-    may be omitted)."""
-
-    prompt_id: str | None = Field(default=None, description="Id of an existing prompt.")  # type: ignore[assignment]
-    prompt: InlinePrompt | None = None
-
-    @model_validator(mode="after")
-    def _one_prompt(self) -> JobBody:
-        if self.prompt is None and self.prompt_id is None:
-            raise ValueError("give prompt_id (an existing prompt) or prompt {title, content}")
-        if self.prompt is not None and self.prompt_id is not None:
-            raise ValueError("give prompt_id or an inline prompt, not both")
-        return self
+from cnp_tui.core.models import CnpModel, LogLine
 
 
 class PromptBody(CnpModel):

@@ -476,7 +476,7 @@ async def test_openapi_document_lists_every_route(api: Api) -> None:
     assert status == 200 and document["openapi"].startswith("3.1")
     for method, path, _ in ROUTES:
         assert method.lower() in document["paths"][path], path
-    job_body = document["components"]["schemas"]["JobBody"]
+    job_body = document["components"]["schemas"]["JobDocument"]
     assert "schedule" in job_body["properties"] and "prompt" in job_body["properties"]
     assert document["paths"]["/api/jobs/health"]["get"]["security"] == []
 
