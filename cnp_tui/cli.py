@@ -160,12 +160,16 @@ def _fields(pairs: Sequence[tuple[str, Any]]) -> None:
     "platform config dir).",
 )
 @click.option("--no-ui", is_flag=True, help="Run the engine headless (systemd, tmux, no TTY).")
+@click.option("--theme", help="Dashboard theme (default: [ui] theme, cnp-dark).")
 @click.version_option(package_name="cnp-tui", prog_name="cnp")
 @click.pass_context
-def main(ctx: click.Context, home: str | None, config: str | None, no_ui: bool) -> None:
+def main(
+    ctx: click.Context, home: str | None, config: str | None, no_ui: bool, theme: str | None
+) -> None:
     """cnp: run Claude Code prompts on schedules, unattended.
 
-    Without a command, `cnp --no-ui` runs the scheduler engine in the foreground.
+    Without a command, `cnp` opens the dashboard (with the engine in the same process, or
+    attached to the engine that owns the database); `cnp --no-ui` runs the engine headless.
     """
     ctx.obj = Context(home, config)
     if ctx.invoked_subcommand is not None:
@@ -183,12 +187,7 @@ def main(ctx: click.Context, home: str | None, config: str | None, no_ui: bool) 
         )
         obj: Context = ctx.obj
         sys.exit(_run(run_headless(obj.paths, obj.settings)))
-    click.echo(
-        "cnp: the dashboard is not part of this release yet; run the engine with `cnp --no-ui` "
-        "and drive it with `cnp job ...` (see `cnp --help`)",
-        err=True,
-    )
-    sys.exit(2)
+    _open_dashboard(ctx.obj.paths, ctx.obj.settings, theme)
 
 
 # --- prompts -----------------------------------------------------------------------------
@@ -881,6 +880,50 @@ def format_log_line(line: LogLine, *, color: bool) -> str:
         "tool_result": "bright_black",
     }
     return click.style(text, fg=colors.get(line.stream))
+
+
+# --- dashboard and demo --------------------------------------------------------------------
+
+
+def _open_dashboard(paths: Paths, settings: Settings, theme: str | None) -> None:
+    """Run the Textual dashboard (imported here: other commands never load textual)."""
+    from cnp_tui.ui.app import CnpApp
+
+    CnpApp(paths, settings, theme=theme).run()
+
+
+@main.command("demo")
+@click.option("--no-ui", "demo_no_ui", is_flag=True, help="Run the demo engine headless.")
+@click.option("--theme", help="Dashboard theme.")
+@click.option(
+    "--keep", is_flag=True, help="Keep the throwaway home afterwards (its path is printed)."
+)
+def demo_command(demo_no_ui: bool, theme: str | None, keep: bool) -> None:
+    """Try cnp: sample prompts and jobs against the bundled simulator, in a throwaway home."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from cnp_tui.demo import demo_settings, seed_demo
+    from cnp_tui.paths import Paths
+
+    home = Path(tempfile.mkdtemp(prefix="cnp-demo-"))
+    paths = Paths(home=home, config_file=None)
+    settings = demo_settings()
+    click.echo(f"cnp demo: throwaway home {home}", err=True)
+    try:
+        _run(seed_demo(paths, settings))
+        if demo_no_ui:
+            import logging
+
+            from cnp_tui.engine.runtime import run_headless
+
+            logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+            sys.exit(_run(run_headless(paths, settings)))
+        _open_dashboard(paths, settings, theme)
+    finally:
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,15 @@ class DatabaseConfig(Section):
     """Finished executions kept per job; older ones are deleted with their logs."""
 
 
+class UiConfig(Section):
+    theme: str = "cnp-dark"
+    """Dashboard theme: a theme name from themes/ (cnp-dark, cnp-light, cnp-high-contrast) or a
+    built-in Textual theme; `--theme NAME` overrides it."""
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Key overrides: binding id = key(s), e.g. `"job.execute" = "ctrl+x"` or `"app.quit" = "q,f10"`
+    (ids are listed in the dashboard's help, `?`)."""
+
+
 class Settings(BaseModel):
     """Every setting of cnp; each section is a table of the TOML file."""
 
@@ -114,6 +123,7 @@ class Settings(BaseModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
 
 def _env_overrides(
