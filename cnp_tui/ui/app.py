@@ -88,7 +88,7 @@ class CnpApp(App[None]):
         self._themes_dir = themes_dir
         self._version = -1
         self._dirty = True
-        self._busy = False
+        self._poll_lock = asyncio.Lock()
         self._last_second = 0.0
         self._engine_ready = asyncio.Event()
         self._stop_engine = asyncio.Event()
@@ -226,9 +226,19 @@ class CnpApp(App[None]):
 
     async def poll(self) -> None:
         """One tick: reload the visible screen if anything changed; countdowns once a second."""
-        if self._busy or self.store is None or self.service is None:
-            return
-        self._busy = True
+        if self._poll_lock.locked() or self.store is None or self.service is None:
+            return  # the previous tick is still at work: skip, never pile up
+        async with self._poll_lock:
+            await self._poll_once()
+
+    async def refresh_now(self) -> None:
+        """Reload the visible screen at once (tests, and after the user's own actions)."""
+        async with self._poll_lock:
+            self._dirty = True
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        assert self.store is not None and self.service is not None
         try:
             version = await self.store.data_version()
             changed = self._dirty or version != self._version
@@ -247,8 +257,6 @@ class CnpApp(App[None]):
             self.update_status_bar()
         except CnpError as exc:
             self.notify(str(exc), severity="error")
-        finally:
-            self._busy = False
 
     def update_status_bar(self) -> None:
         from cnp_tui.ui.widgets.status_bar import StatusBar

@@ -33,11 +33,11 @@ class Column:
 
 
 COLUMNS = [
-    Column("name", "Name", 18, 0),
+    Column("name", "Name", 14, 0),
     Column("status", "Status", 9, 0),
     Column("next", "Next", 8, 0),
     Column("last", "Last", 11, 1),
-    Column("schedule", "Schedule", 26, 2),
+    Column("schedule", "Schedule", 22, 2),
     Column("rate", "Rate", 5, 3),
     Column("avg", "Avg", 7, 4),
     Column("priority", "Pri", 3, 5),
