@@ -40,6 +40,7 @@ async def seed_demo(paths: Paths, settings: Settings, clock: Clock | None = None
     clock = clock or SystemClock()
     paths.ensure_home()
     state = paths.home / "sim-state"
+    state.mkdir(exist_ok=True)  # the simulator keeps its run counters here
     async with SqliteStore(paths.database) as store:
         service = JobService(store, settings, clock=clock)
         prompts = [
