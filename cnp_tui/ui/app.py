@@ -13,6 +13,8 @@ then does the visible screen reload, so a burst of a thousand log lines costs on
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import tzinfo
@@ -41,6 +43,19 @@ T = TypeVar("T")
 
 REFRESH_INTERVAL = 0.1  # at most ten screen refreshes a second
 STYLES = Path(__file__).parent / "styles" / "app.tcss"
+
+
+class _ToastHandler(logging.Handler):
+    """Engine warnings and errors become notifications (stderr would tear the screen)."""
+
+    def __init__(self, app: App[None]) -> None:
+        super().__init__(logging.WARNING)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        severity = "error" if record.levelno >= logging.ERROR else "warning"
+        with contextlib.suppress(Exception):
+            self.app.notify(record.getMessage(), title="engine", severity=severity, timeout=8)
 
 
 class CnpApp(App[None]):
@@ -117,6 +132,9 @@ class CnpApp(App[None]):
         return iter(())
 
     async def on_mount(self) -> None:
+        self._log_handler = _ToastHandler(self)
+        for name in ("cnp", "cnp_tui"):
+            logging.getLogger(name).addHandler(self._log_handler)
         self._install_themes()
         if self.settings.ui.keys:
             self.set_keymap(dict(self.settings.ui.keys))
@@ -184,6 +202,8 @@ class CnpApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.stop_engine()
+        for name in ("cnp", "cnp_tui"):
+            logging.getLogger(name).removeHandler(self._log_handler)
         if self.store is not None:
             await self.store.close()
 
