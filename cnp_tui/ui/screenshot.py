@@ -16,7 +16,8 @@ from cnp_tui.paths import Paths
 from cnp_tui.ui.app import CnpApp
 
 
-async def capture(target: Path, seconds: float = 8.0, size: tuple[int, int] = (120, 32)) -> None:
+async def capture(seconds: float = 8.0, size: tuple[int, int] = (120, 32)) -> str:
+    """The SVG of the demo's dashboard after ``seconds``."""
     with tempfile.TemporaryDirectory(prefix="cnp-shot-") as home:
         paths = Paths(home=Path(home), config_file=None)
         settings = demo_settings()
@@ -27,10 +28,17 @@ async def capture(target: Path, seconds: float = 8.0, size: tuple[int, int] = (1
             await app.service.execute_job("big-refactor")  # show the cooldown too
             await pilot.pause(3)
             await app.refresh_now()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(app.export_screenshot(title="cnp"), encoding="utf-8")
+            svg = app.export_screenshot(title="cnp")
             await pilot.press("q")
+    return svg
+
+
+def main() -> None:
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/dashboard.svg")
+    svg = asyncio.run(capture())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(svg, encoding="utf-8")
 
 
 if __name__ == "__main__":
-    asyncio.run(capture(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/dashboard.svg")))
+    main()
