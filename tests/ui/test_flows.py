@@ -22,6 +22,7 @@ from cnp_tui.ui.screens.forms import JobFormScreen
 from cnp_tui.ui.screens.history import HistoryScreen
 from cnp_tui.ui.screens.job_detail import JobDetailScreen
 from cnp_tui.ui.screens.jobs import JobListScreen, visible_columns
+from cnp_tui.ui.widgets.job_table import JobTable
 from tests.conftest import make_settings
 from tests.ui.helpers import screen_text, wait_for
 
@@ -43,13 +44,15 @@ async def seed(paths: Paths, settings: Settings, *jobs: tuple[str, str]) -> None
         await store.flush()
 
 
-def job_table(app: CnpApp) -> DataTable[Any]:
-    return app.screen.query_one("#jobs", DataTable)
+def job_table(app: CnpApp) -> JobTable:
+    return app.screen.query_one("#jobs", JobTable)
 
 
 def row_names(app: CnpApp) -> list[str]:
+    if not isinstance(app.screen, JobListScreen):
+        return []
     table = job_table(app)
-    return [str(table.get_row_at(i)[0]).removeprefix("▶ ") for i in range(table.row_count)]
+    return [table.row_text(i)[0].removeprefix("▶ ") for i in range(table.row_count)]
 
 
 @pytest.fixture
@@ -125,7 +128,7 @@ async def test_execute_watch_the_log_pause_resume_delete(
         await wait_for(
             pilot, lambda: _status(app, "reviewer", JobStatus.PAUSED), "the job to pause"
         )
-        await wait_for(pilot, lambda: "paused" in str(job_table(app).get_row_at(0)[1]), "paused")
+        await wait_for(pilot, lambda: job_table(app).row_text(0)[1] == "paused", "paused")
         await pilot.press("p")
         await wait_for(
             pilot, lambda: _status(app, "reviewer", JobStatus.ACTIVE), "the job to resume"
@@ -198,7 +201,7 @@ async def test_filter_sort_help_and_narrow_columns(paths: Paths, ui_settings: Se
     app = CnpApp(paths, ui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: len(row_names(app)) == 3, "the job list")
-        headers = [str(c.label) for c in job_table(app).columns.values()]
+        headers = [c.label for c in job_table(app).columns]
         assert headers[:5] == ["Name", "Status", "Next", "Last", "Schedule"]
         assert "Tags" not in headers, "at 80 columns the least important columns collapse"
         await pilot.press("slash", "b", "e")
@@ -216,7 +219,7 @@ async def test_filter_sort_help_and_narrow_columns(paths: Paths, ui_settings: Se
         await pilot.press("escape")
         await pilot.resize_terminal(160, 40)
         await pilot.pause()
-        headers = [str(c.label) for c in job_table(app).columns.values()]
+        headers = [c.label for c in job_table(app).columns]
         assert "Tags" in headers, "a wide pane shows every column"
     assert [c.key for c in visible_columns(60)][:3] == ["name", "status", "next"]
 

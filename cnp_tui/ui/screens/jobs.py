@@ -1,36 +1,27 @@
 """The home screen: every job in a dense, live, sortable, filterable table.
 
 Columns collapse by priority when the pane is narrow (80x24 keeps name, status, next, last and
-the schedule). With thousands of jobs a reload only rewrites cells whose text changed, and the
-next-run countdowns tick for the visible rows only.
+the schedule). A reload reads only the jobs' small changing columns; a job is read in full only
+when its definition changed, its cells are rebuilt only when its state changed, and the table
+draws only the rows on screen. So 10,000 jobs refresh as fast as 30.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from cnp_tui.core.models import ExecutionStatus, Job, JobStatus
+from cnp_tui.store.job_states import STATE_COLUMNS, job_states
 from cnp_tui.ui.format import LAST_MARK, countdown, duration_ms, rate, status_class
-from cnp_tui.ui.palette import style_of
 from cnp_tui.ui.screens.base import CnpScreen
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int
-    priority: int  # lower survives longer when the pane narrows
-
+from cnp_tui.ui.widgets.job_table import Cell, Column, JobTable
 
 COLUMNS = [
     Column("name", "Name", 14, 0),
@@ -44,14 +35,39 @@ COLUMNS = [
     Column("tags", "Tags", 14, 6),
 ]
 SORTS = ["next", "name", "status", "priority", "last", "rate"]
+FULL_READ = 500  # more changed definitions than this: read every job at once
+_INDEX = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
 
 def visible_columns(width: int) -> list[Column]:
-    """The columns that fit ``width`` cells, dropping the least important first."""
+    """The columns that fit ``width`` cells, dropping the least important first; the name
+    column takes the spare width."""
     chosen = list(COLUMNS)
     while len(chosen) > 3 and sum(c.width + 2 for c in chosen) + 2 > width:
         chosen.remove(max(chosen, key=lambda c: c.priority))
-    return chosen
+    spare = max(0, width - sum(c.width + 2 for c in chosen) - 2)
+    return [
+        Column(c.key, c.label, c.width + (spare if c.key == "name" else 0), c.priority)
+        for c in chosen
+    ]
+
+
+def _apply_state(job: Job, state: tuple[Any, ...]) -> None:
+    """Copy the engine-maintained columns of ``state`` onto ``job`` (no validation: trusted)."""
+
+    def when(name: str) -> datetime | None:
+        value = state[_INDEX[name]]
+        return None if value is None else datetime.fromisoformat(value)
+
+    job.status = JobStatus(state[_INDEX["status"]])
+    job.next_run_time = when("next_run_time")
+    job.last_run_time = when("last_run_time")
+    job.execution_count = state[_INDEX["execution_count"]]
+    job.failure_count = state[_INDEX["failure_count"]]
+    job.avg_execution_time_ms = state[_INDEX["avg_execution_time_ms"]]
+    job.success_rate = state[_INDEX["success_rate"]]
+    last = state[_INDEX["last_status"]]
+    job.last_status = ExecutionStatus(last) if last else None
 
 
 class JobListScreen(CnpScreen):
@@ -76,59 +92,79 @@ class JobListScreen(CnpScreen):
     def __init__(self) -> None:
         super().__init__()
         self.jobs: dict[str, Job] = {}
+        self.states: dict[str, tuple[Any, ...]] = {}
         self.running: dict[str, str] = {}  # job id -> a running execution id
-        self.order: list[str] = []
-        self.cells: dict[str, dict[str, Text | str]] = {}
-        self.columns: list[Column] = []
         self.sort_key = "next"
         self.filter_text = ""
+        self._describe: dict[tuple[str, str, str | None], str] = {}
         self._reload_cost = 0.0
         self._last_reload = 0.0
 
     def body(self) -> ComposeResult:
-        table: DataTable[Text | str] = DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield JobTable(id="jobs")
         yield Input(placeholder="filter: name, tag or status", id="filter", classes="hidden")
 
     def on_mount(self) -> None:
-        self._set_columns(self.size.width or 80)
+        self.table.columns = visible_columns(self.size.width or 80)
+        self.table.focus()
 
     @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one("#jobs", DataTable)
+    def table(self) -> JobTable:
+        return self.query_one("#jobs", JobTable)
+
+    @property
+    def order(self) -> list[str]:
+        return self.table.order
 
     # --- data ------------------------------------------------------------------------------
 
     async def reload(self) -> None:
-        # With many jobs a reload is costly: keep it under ~20% of the time.
+        # Under a storm of changes keep reloads to a fraction of the time; the rest is for keys.
         if time.monotonic() - self._last_reload < 4 * self._reload_cost:
             self.cnp.mark_dirty()
             self.tick()
             return
         started = time.monotonic()
-        jobs = await self.service.list_jobs()
-        running = await self.service.store.list_executions(
-            status=[ExecutionStatus.RUNNING], limit=None
-        )
-        self.jobs = {job.id: job for job in jobs}
-        self.running = {e.job_id: e.id for e in running}
-        self._render_rows()
+        store = self.service.store
+        states = {state[0]: state for state in await job_states(store)}  # type: ignore[arg-type]
+        running = await store.list_executions(status=[ExecutionStatus.RUNNING], limit=None)
+        now_running = {e.job_id: e.id for e in running}
+        changed = {i for i in set(now_running) ^ set(self.running)}
+        self.running = now_running
+        stale = [
+            job_id
+            for job_id, state in states.items()
+            if job_id not in self.jobs
+            or self.states[job_id][_INDEX["updated_at"]] != state[_INDEX["updated_at"]]
+        ]
+        if len(stale) > FULL_READ:
+            self.jobs = {job.id: job for job in await self.service.list_jobs()}
+        else:
+            for job_id in stale:
+                job = await store.get_job(job_id)
+                if job is not None:
+                    self.jobs[job_id] = job
+        for job_id in set(self.jobs) - set(states):
+            del self.jobs[job_id]
+            self.table.cells.pop(job_id, None)
+        for job_id, state in states.items():
+            if job_id in self.jobs and (job_id in stale or self.states.get(job_id) != state):
+                _apply_state(self.jobs[job_id], state)
+                changed.add(job_id)
+        self.states = states
+        self._show_rows(changed | set(stale))
         self._last_reload = time.monotonic()
         self._reload_cost = self._last_reload - started
 
     def tick(self) -> None:
-        """Advance the next-run countdowns of the rows on screen."""
-        table = self.table
-        if "next" not in {c.key for c in self.columns} or not self.order:
-            return
-        top = int(table.scroll_offset.y)
+        """Advance the next-run countdowns (only visible rows are drawn, so all is cheap)."""
         now = self.cnp.clock.now()
-        for row in range(top, min(len(self.order), top + table.size.height + 1)):
-            job_id = self.order[row]
-            text = self._next_text(self.jobs[job_id], now)
-            if self.cells.get(job_id, {}).get("next") != text:
-                self.cells.setdefault(job_id, {})["next"] = text
-                table.update_cell(job_id, "next", text)
+        table = self.table
+        for job_id in table.visible_ids():
+            job = self.jobs.get(job_id)
+            if job is not None:
+                table.cells[job_id]["next"] = (self._next_text(job, now), "")
+        table.refresh()
 
     def _next_text(self, job: Job, now: datetime) -> str:
         if job.id in self.running:
@@ -137,27 +173,26 @@ class JobListScreen(CnpScreen):
             return "-"
         return countdown((job.next_run_time - now).total_seconds())
 
-    def _cells(self, job: Job, now: datetime) -> dict[str, Text | str]:
+    def _schedule_text(self, job: Job) -> str:
+        key = (job.schedule.type.value, job.schedule.expression, job.schedule.timezone)
+        if key not in self._describe:
+            self._describe[key] = job.schedule.describe(self.cnp.settings.scheduler.timezone)
+        return self._describe[key]
+
+    def _cells(self, job: Job, now: datetime) -> dict[str, Cell]:
         running = job.id in self.running
         status = "running" if running else job.status.value
         last = LAST_MARK.get(job.last_status, "-") if job.last_status else "-"
-        paused = job.status is JobStatus.PAUSED
-
-        def styled(value: str, kind: str = "") -> Text:
-            name = "foreground-muted" if paused else status_class(kind)
-            return Text(value, style=style_of(self.app, name), no_wrap=True, overflow="ellipsis")
-
-        tz = self.cnp.settings.scheduler.timezone
         return {
-            "name": styled(("▶ " if running else "") + job.name, "running" if running else ""),
-            "status": styled(status, status),
-            "next": self._next_text(job, now),
-            "last": styled(last, last),
-            "schedule": styled(job.schedule.describe(tz)),
-            "rate": styled(rate(job)),
-            "avg": styled(duration_ms(job.avg_execution_time_ms)),
-            "priority": styled(str(job.priority)),
-            "tags": styled(",".join(job.tags)),
+            "name": (("▶ " if running else "") + job.name, "accent" if running else ""),
+            "status": (status, status_class(status)),
+            "next": (self._next_text(job, now), ""),
+            "last": (last, status_class(last)),
+            "schedule": (self._schedule_text(job), ""),
+            "rate": (rate(job), ""),
+            "avg": (duration_ms(job.avg_execution_time_ms), ""),
+            "priority": (str(job.priority), ""),
+            "tags": (",".join(job.tags), ""),
         }
 
     def _sorted_ids(self) -> list[str]:
@@ -172,7 +207,7 @@ class JobListScreen(CnpScreen):
             or (needle == "running" and job.id in self.running)
         ]
         far = datetime.max.replace(tzinfo=self.cnp.clock.now().tzinfo)
-        keys = {
+        keys: dict[str, Any] = {
             "next": lambda j: (j.id not in self.running, j.next_run_time or far, j.name),
             "name": lambda j: j.name.lower(),
             "status": lambda j: (j.id not in self.running, j.status.value, j.name),
@@ -183,54 +218,23 @@ class JobListScreen(CnpScreen):
         jobs.sort(key=keys[self.sort_key])
         return [job.id for job in jobs]
 
-    def _render_rows(self) -> None:
+    def _show_rows(self, changed: set[str] | None = None) -> None:
+        """Rebuild the cells of ``changed`` jobs (all when None) and re-sort the rows."""
         table = self.table
         now = self.cnp.clock.now()
-        order = self._sorted_ids()
-        fresh = {job_id: self._cells(self.jobs[job_id], now) for job_id in order}
-        keys = [c.key for c in self.columns]
-        if order == self.order and table.row_count == len(order):
-            for job_id in order:
-                old = self.cells.get(job_id, {})
-                for key in keys:
-                    if old.get(key) != fresh[job_id][key]:
-                        table.update_cell(job_id, key, fresh[job_id][key])
-        else:
-            selected = self._selected_id()
-            table.clear()
-            for job_id in order:
-                table.add_row(*(fresh[job_id][key] for key in keys), key=job_id)
-            if selected in fresh:
-                table.move_cursor(row=order.index(selected), animate=False)
-        self.order = order
-        self.cells = fresh
-
-    def _set_columns(self, width: int) -> None:
-        columns = visible_columns(width)
-        if [c.key for c in columns] == [c.key for c in self.columns]:
-            return
-        self.columns = columns
-        table = self.table
-        table.clear(columns=True)
-        spare = width - sum(c.width + 2 for c in columns) - 2
-        for column in columns:
-            extra = max(0, spare) if column.key == "name" else 0
-            table.add_column(column.label, width=column.width + extra, key=column.key)
-        self.order = []
-        self._render_rows()
+        for job_id in self.jobs if changed is None else changed:
+            job = self.jobs.get(job_id)
+            if job is not None:
+                table.cells[job_id] = self._cells(job, now)
+        table.dimmed = {j.id for j in self.jobs.values() if j.status is JobStatus.PAUSED}
+        table.set_rows(self._sorted_ids(), keep=table.selected)
 
     def on_resize(self) -> None:
-        self._set_columns(self.size.width)
-
-    def _selected_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return key.value if key is not None else None
+        self.table.columns = visible_columns(self.size.width)
+        self.table.refresh()
 
     def _selected(self) -> Job | None:
-        job_id = self._selected_id()
+        job_id = self.table.selected
         if job_id is None:
             self.notify("no job selected: create one with n", severity="warning")
             return None
@@ -238,9 +242,9 @@ class JobListScreen(CnpScreen):
 
     # --- actions ---------------------------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#jobs")
-    async def _row_selected(self, event: DataTable.RowSelected) -> None:
-        await self.action_open()
+    @on(JobTable.Selected)
+    async def _row_selected(self, event: JobTable.Selected) -> None:
+        await self.cnp.open_job(event.job_id)
 
     async def action_open(self) -> None:
         job = self._selected()
@@ -304,25 +308,18 @@ class JobListScreen(CnpScreen):
     def action_sort(self) -> None:
         self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
         self.notify(f"sorted by {self.sort_key}", timeout=2)
-        self._render_rows()
+        self._show_rows(set())
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
-        self._render_rows()
+        self._show_rows(set())
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         if not self.filter_text:
             self.query_one("#filter", Input).add_class("hidden")
         self.table.focus()
-
-    @on(DataTable.HeaderSelected, "#jobs")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if key in SORTS:
-            self.sort_key = key
-            self._render_rows()
 
 
 # --- actions shared with the job detail screen ----------------------------------------------
