@@ -104,6 +104,7 @@ class CnpApp(App[None]):
         self._version = -1
         self._dirty = True
         self._poll_lock = asyncio.Lock()
+        self._poll_task: asyncio.Task[None] | None = None
         self._last_second = 0.0
         self._engine_ready = asyncio.Event()
         self._stop_engine = asyncio.Event()
@@ -155,7 +156,7 @@ class CnpApp(App[None]):
             self.notify(warning, severity="warning", timeout=8)
         await self.poll()
         if self.live:
-            self.set_interval(REFRESH_INTERVAL, self.poll)
+            self.set_interval(REFRESH_INTERVAL, self._tick)
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def run_engine(self) -> None:
@@ -201,6 +202,10 @@ class CnpApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._poll_task
         await self.stop_engine()
         for name in ("cnp", "cnp_tui"):
             logging.getLogger(name).removeHandler(self._log_handler)
@@ -243,6 +248,12 @@ class CnpApp(App[None]):
 
     def mark_dirty(self) -> None:
         self._dirty = True
+
+    def _tick(self) -> None:
+        # The poll runs beside the app's message queue, not in it: a key pressed while the
+        # database is being read is handled at once instead of after the read.
+        if not self._poll_lock.locked() and (self._poll_task is None or self._poll_task.done()):
+            self._poll_task = asyncio.create_task(self.poll(), name="cnp-ui-poll")
 
     async def poll(self) -> None:
         """One tick: reload the visible screen if anything changed; countdowns once a second."""

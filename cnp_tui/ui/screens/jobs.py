@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from cnp_tui.core.models import ExecutionStatus, Job, JobStatus
-from cnp_tui.store.job_states import STATE_COLUMNS, job_states
+from cnp_tui.store.job_states import STATE_COLUMNS, job_states, jobs_fingerprint
 from cnp_tui.ui.format import LAST_MARK, countdown, duration_ms, rate, status_class
 from cnp_tui.ui.screens.base import CnpScreen
 from cnp_tui.ui.widgets.job_table import Cell, Column, JobTable
@@ -99,6 +99,7 @@ class JobListScreen(CnpScreen):
         self._describe: dict[tuple[str, str, str | None], str] = {}
         self._reload_cost = 0.0
         self._last_reload = 0.0
+        self._fingerprint: tuple[Any, ...] = ()
 
     def body(self) -> ComposeResult:
         yield JobTable(id="jobs")
@@ -126,11 +127,18 @@ class JobListScreen(CnpScreen):
             return
         started = time.monotonic()
         store = self.service.store
-        states = {state[0]: state for state in await job_states(store)}  # type: ignore[arg-type]
         running = await store.list_executions(status=[ExecutionStatus.RUNNING], limit=None)
         now_running = {e.job_id: e.id for e in running}
-        changed = {i for i in set(now_running) ^ set(self.running)}
+        changed = set(now_running) ^ set(self.running)
         self.running = now_running
+        fingerprint = await jobs_fingerprint(store)  # type: ignore[arg-type]
+        if fingerprint == self._fingerprint:
+            # Only log lines or executions moved: the jobs themselves are as they were.
+            if changed:
+                self._show_rows(changed)
+            return
+        self._fingerprint = fingerprint
+        states = {state[0]: state for state in await job_states(store)}  # type: ignore[arg-type]
         stale = [
             job_id
             for job_id, state in states.items()
