@@ -81,8 +81,14 @@ class ExecutionScreen(CnpScreen):
         view.add_lines(self.cnp.take_log_lines(self.execution_id, view.last_seq))
         if self.execution is None or execution.retry_of != (self.execution.retry_of or None):
             self.chain = await self._chain(execution)
+        changed = self.execution is None or execution.model_dump(
+            exclude={"log_lines"}
+        ) != self.execution.model_dump(exclude={"log_lines"})
         self.execution = execution
-        self._show()
+        if changed:
+            self._show()
+        else:
+            self._show_title()
 
     async def _chain(self, execution: Execution) -> list[Execution]:
         chain, current = [], execution
@@ -144,6 +150,11 @@ class ExecutionScreen(CnpScreen):
         if execution.log_dropped:
             grid.add_row("[b]log[/b]", f"{execution.log_dropped} lines dropped (cap)", "", "")
         self.query_one("#summary", Static).update(grid)
+        self._show_title()
+
+    def _show_title(self) -> None:
+        assert self.execution is not None
+        execution = self.execution
         follow = "following" if self.log_view.following else "paused (End/G follows)"
         self.SUB_TITLE = f"execution {execution.id} · {len(self.log_view.lines)} lines · {follow}"
 

@@ -51,4 +51,6 @@ class StatusBar(Static):
         if width > text.cell_len + len(clock) + 1:
             text.append(" " * (width - text.cell_len - len(clock)))
             text.append(clock)
-        self.update(text)
+        if text != getattr(self, "_shown", None):  # text and colours; an update relayouts
+            self._shown = text
+            self.update(text)
