@@ -87,9 +87,13 @@ class LogView(ScrollView, can_focus=True):
             self._rows = None
             self._update_size()
             if self.following:
-                self.scroll_end(animate=False, immediate=True)
+                self._to_end()
             self.refresh()
         return added
+
+    def _to_end(self) -> None:
+        # The new virtual size takes effect at the next layout: scroll after it.
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
     def text_of(self) -> list[str]:
         return [text for _, _, text in self.lines]
@@ -185,7 +189,7 @@ class LogView(ScrollView, can_focus=True):
 
     def action_follow(self) -> None:
         self._set_following(True)
-        self.scroll_end(animate=False, immediate=True)
+        self._to_end()
 
     def action_top(self) -> None:
         self._set_following(False)
@@ -197,7 +201,7 @@ class LogView(ScrollView, can_focus=True):
         self.scroll_to(x=0, animate=False, immediate=True)
         self._update_size()
         if self.following:
-            self.scroll_end(animate=False, immediate=True)
+            self._to_end()
         self.refresh()
 
     # --- search ----------------------------------------------------------------------------
