@@ -280,3 +280,30 @@ async def test_bundled_themes_all_load(paths: Paths, ui_settings: Settings) -> N
         for name in ("cnp-light", "cnp-dark"):
             app.theme = name
             await pilot.pause()
+
+
+async def test_closing_the_owner_dashboard_stops_its_engine_cleanly(
+    paths: Paths, ui_settings: Settings
+) -> None:
+    await seed(paths, ui_settings, ("one", "@sim"))
+    app = CnpApp(paths, ui_settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["one"], "the job list")
+        assert app.mode_name == "owner"
+        assert "engine here" in screen_text(app)
+        await pilot.press("q")
+    async with SqliteStore(paths.database) as store:
+        assert await JobService(store, ui_settings).live_engine() is None, "lease released"
+
+
+async def test_no_color_turns_colour_off(
+    paths: Paths, ui_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(paths, ui_settings, ("one", "@sim"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = CnpApp(paths, ui_settings, start_engine=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["one"], "the job list")
+        svg = app.export_screenshot()
+    for colour in ("#5fafff", "#5fd787", "#ff5f5f"):  # cnp-dark's primary, success, error
+        assert colour not in svg.lower()
