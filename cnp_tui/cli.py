@@ -171,19 +171,28 @@ def _fields(pairs: Sequence[tuple[str, Any]]) -> None:
     metavar="[HOST:]PORT",
     help="Serve the REST + WebSocket API from the engine (default host 127.0.0.1).",
 )
+@click.option("--theme", help="Dashboard theme (default: [ui] theme, cnp-dark).")
 @click.version_option(package_name="cnp-tui", prog_name="cnp")
 @click.pass_context
 def main(
-    ctx: click.Context, home: str | None, config: str | None, no_ui: bool, api_bind: str | None
+    ctx: click.Context,
+    home: str | None,
+    config: str | None,
+    no_ui: bool,
+    api_bind: str | None,
+    theme: str | None,
 ) -> None:
     """cnp: run Claude Code prompts on schedules, unattended.
 
-    Without a command, `cnp --no-ui` runs the scheduler engine in the foreground.
+    Without a command, `cnp` opens the dashboard (with the engine in the same process, or
+    attached to the engine that owns the database); `cnp --no-ui` runs the engine headless.
     """
     ctx.obj = Context(home, config)
     if ctx.invoked_subcommand is not None:
         if api_bind:
-            raise click.UsageError("--api serves the API from the engine: use it with --no-ui")
+            raise click.UsageError(
+                "--api serves the API from the engine: use it with --no-ui or the dashboard"
+            )
         return
     if no_ui:
         import logging
@@ -200,12 +209,9 @@ def main(
         if api_bind:
             _enable_api(obj, api_bind)
         sys.exit(_run(run_headless(obj.paths, obj.settings)))
-    click.echo(
-        "cnp: the dashboard is not part of this release yet; run the engine with `cnp --no-ui` "
-        "and drive it with `cnp job ...` (see `cnp --help`)",
-        err=True,
-    )
-    sys.exit(2)
+    if api_bind:  # served by the dashboard's own engine (not when it attaches to another)
+        _enable_api(ctx.obj, api_bind)
+    _open_dashboard(ctx.obj.paths, ctx.obj.settings, theme)
 
 
 # --- prompts -----------------------------------------------------------------------------
@@ -1516,6 +1522,50 @@ def db_vacuum(obj: Context) -> None:
 
     before, after = vacuum_database(obj.paths.database)
     click.echo(f"vacuumed {obj.paths.database}: {before} -> {after} bytes")
+
+
+# --- dashboard and demo --------------------------------------------------------------------
+
+
+def _open_dashboard(paths: Paths, settings: Settings, theme: str | None) -> None:
+    """Run the Textual dashboard (imported here: other commands never load textual)."""
+    from cnp_tui.ui.app import CnpApp
+
+    CnpApp(paths, settings, theme=theme).run()
+
+
+@main.command("demo")
+@click.option("--no-ui", "demo_no_ui", is_flag=True, help="Run the demo engine headless.")
+@click.option("--theme", help="Dashboard theme.")
+@click.option(
+    "--keep", is_flag=True, help="Keep the throwaway home afterwards (its path is printed)."
+)
+def demo_command(demo_no_ui: bool, theme: str | None, keep: bool) -> None:
+    """Try cnp: sample prompts and jobs against the bundled simulator, in a throwaway home."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from cnp_tui.demo import demo_settings, seed_demo
+    from cnp_tui.paths import Paths
+
+    home = Path(tempfile.mkdtemp(prefix="cnp-demo-"))
+    paths = Paths(home=home, config_file=None)
+    settings = demo_settings()
+    click.echo(f"cnp demo: throwaway home {home}", err=True)
+    try:
+        _run(seed_demo(paths, settings))
+        if demo_no_ui:
+            import logging
+
+            from cnp_tui.engine.runtime import run_headless
+
+            logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+            sys.exit(_run(run_headless(paths, settings)))
+        _open_dashboard(paths, settings, theme)
+    finally:
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

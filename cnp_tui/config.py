@@ -196,6 +196,15 @@ class NotificationsConfig(Section):
         return value
 
 
+class UiConfig(Section):
+    theme: str = "cnp-dark"
+    """Dashboard theme: a theme name from themes/ (cnp-dark, cnp-light, cnp-high-contrast) or a
+    built-in Textual theme; `--theme NAME` overrides it."""
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Key overrides: binding id = key(s), e.g. `"job.execute" = "ctrl+x"` or `"app.quit" = "q,f10"`
+    (ids are listed in the dashboard's help, `?`)."""
+
+
 class Settings(BaseModel):
     """Every setting of cnp; each section is a table of the TOML file."""
 
@@ -207,6 +216,7 @@ class Settings(BaseModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
 
 def _env_overrides(

@@ -223,3 +223,56 @@ def test_job_files_config_and_db_commands_never_import_textual(
     ):
         cnp(env, *args)
         assert loaded(report, "textual", "aiohttp") == [], args
+
+
+def test_only_the_ui_package_imports_textual() -> None:
+    """Source check: textual appears in imports of cnp_tui/ui/ only (cli imports ui lazily)."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "cnp_tui").rglob("*.py")):
+        relative = path.relative_to(REPO).as_posix()
+        if relative.startswith("cnp_tui/ui/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name == "textual" or name.startswith("textual.") for name in names):
+                offenders.append(relative)
+    assert offenders == []
+
+
+@pytest.mark.slow
+def test_the_headless_demo_never_imports_textual(env: dict[str, str], tmp_path: Path) -> None:
+    report = Path(env["REPORT"])
+    stderr_path = tmp_path / "demo.log"
+    with stderr_path.open("w") as stderr:
+        demo = subprocess.Popen(
+            [sys.executable, "-c", HARNESS],
+            env=env | {"ARGS": json.dumps(["demo", "--no-ui"])},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        # The demo queues a run at once: wait until the engine has finished one.
+        while (
+            "completed" not in stderr_path.read_text() and "failed" not in stderr_path.read_text()
+        ):
+            assert demo.poll() is None, stderr_path.read_text()
+            assert time.monotonic() < deadline, f"the demo ran nothing:\n{stderr_path.read_text()}"
+            time.sleep(0.05)
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=20) == 0, stderr_path.read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=10)
+    assert loaded(report, "textual") == []
+    home = stderr_path.read_text().split("throwaway home ", 1)[1].split()[0]
+    assert not Path(home).exists(), "the throwaway home is removed afterwards"
