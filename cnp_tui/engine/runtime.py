@@ -123,9 +123,6 @@ class Runtime:
         self._tasks = [asyncio.create_task(self._heartbeat(), name="cnp-heartbeat")]
         if self.run_scheduler:
             self._tasks.append(asyncio.create_task(self._housekeeping(), name="cnp-housekeeping"))
-        # What exists now (modules, jobs, triggers) lives as long as the engine: keep it out of
-        # the collector's full passes, which otherwise rescan it all every few thousand runs.
-        gc.freeze()
         assert self.lease is not None
         self.bus.publish(EngineStarted(self.owner, self.lease.pid, self.lease.host))
         log.info(
@@ -215,6 +212,10 @@ async def run_headless(paths: Paths, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Runtime(paths, settings) as runtime:
+        # What exists now (modules, jobs, triggers) lives as long as this process: keep it out
+        # of the collector's full passes, which otherwise rescan it all every few thousand runs.
+        # (Here, not in Runtime: a process that embeds an engine owns its own heap.)
+        gc.freeze()
         stopper = asyncio.ensure_future(stop.wait())
         lost = asyncio.ensure_future(runtime.lost_lease.wait())
         await asyncio.wait({stopper, lost}, return_when=asyncio.FIRST_COMPLETED)
