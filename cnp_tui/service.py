@@ -815,26 +815,31 @@ class JobService:
         self, *, tag: str | None = None, status: JobStatus | str | None = None
     ) -> BatchResult:
         """Pause the selected jobs; paused or completed ones are left as they are."""
-        result = BatchResult(action="pause")
-        for job in await self._select_jobs(status=status, tag=tag):
-            if job.status is JobStatus.ACTIVE:
-                await self.pause_job(job.id)
-                result.done.append(job.name)
-            else:
-                result.skipped.append(BatchSkip(name=job.name, reason=f"already {job.status}"))
-        return result
+        return await self._batch("pause", JobStatus.ACTIVE, self.pause_job, tag, status)
 
     async def batch_resume(
         self, *, tag: str | None = None, status: JobStatus | str | None = None
     ) -> BatchResult:
         """Resume the selected paused jobs; active or completed ones are left as they are."""
-        result = BatchResult(action="resume")
+        return await self._batch("resume", JobStatus.PAUSED, self.resume_job, tag, status)
+
+    async def _batch(
+        self,
+        action: str,
+        applies_to: JobStatus,
+        change: Callable[[str], Awaitable[Job]],
+        tag: str | None,
+        status: JobStatus | str | None,
+    ) -> BatchResult:
+        result = BatchResult(action=action)
         for job in await self._select_jobs(status=status, tag=tag):
-            if job.status is JobStatus.PAUSED:
-                await self.resume_job(job.id)
+            if job.status is applies_to:
+                await change(job.id)
                 result.done.append(job.name)
             else:
-                reason = "already active" if job.status is JobStatus.ACTIVE else "completed"
+                reason = f"already {job.status.value}"
+                if job.status is JobStatus.COMPLETED:
+                    reason = "completed"
                 result.skipped.append(BatchSkip(name=job.name, reason=reason))
         return result
 
