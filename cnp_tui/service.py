@@ -40,7 +40,14 @@ from cnp_tui.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from cnp_tui.jobfiles import JobDocument, JobFileError, Problem, file_path, job_to_document
+from cnp_tui.jobfiles import (
+    SECTION_ALIASES,
+    JobDocument,
+    JobFileError,
+    Problem,
+    file_path,
+    job_to_document,
+)
 from cnp_tui.paths import Paths
 from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
@@ -86,6 +93,7 @@ class Status(BaseModel):
 
 
 T = TypeVar("T")
+FIELD_OF_SECTION = {alias: name for name, alias in SECTION_ALIASES.items()}
 
 
 class Page(BaseModel, Generic[T]):
@@ -304,7 +312,9 @@ class JobService:
     async def update_job(self, ref: str, changes: Mapping[str, Any]) -> Job:
         """Apply ``changes`` (job-file fields, nested sections merged) to a job."""
         job = await self.get_job(ref)
-        data = _merge(job.spec().model_dump(mode="json"), changes)
+        # The job file's section names (execution, retry, notifications) name the same fields.
+        by_field = {FIELD_OF_SECTION.get(key, key): value for key, value in changes.items()}
+        data = _merge(job.spec().model_dump(mode="json"), by_field)
         try:
             spec = JobSpec.model_validate(data)
         except ValidationError as exc:

@@ -24,6 +24,8 @@ from cnp_tui.ui.screens.job_detail import JobDetailScreen
 from cnp_tui.ui.screens.jobs import JobListScreen, visible_columns
 from cnp_tui.ui.widgets.job_table import JobTable
 from tests.conftest import make_settings
+from tests.integration.test_notify import Hook
+from tests.integration.test_notify import hook as hook  # the webhook fixture
 from tests.ui.helpers import screen_text, wait_for
 
 
@@ -307,3 +309,40 @@ async def test_no_color_turns_colour_off(
         svg = app.export_screenshot()
     for colour in ("#5fafff", "#5fd787", "#ff5f5f"):  # cnp-dark's primary, success, error
         assert colour not in svg.lower()
+
+
+async def test_execution_screen_shows_how_its_notifications_were_delivered(
+    paths: Paths, ui_settings: Settings, hook: Hook
+) -> None:
+    await seed(paths, ui_settings, ("announced", "@sim lines=1"))
+    async with SqliteStore(paths.database) as store:
+        await JobService(store, ui_settings).update_job(
+            "announced",
+            {
+                "notifications": {
+                    "on_success": True,
+                    "channels": [{"type": "webhook", "url": hook.url}],
+                }
+            },
+        )
+    app = CnpApp(paths, ui_settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["announced"], "the job list")
+        for answer, shown in ((200, "sent"), (404, "failed")):
+            hook.script = [(answer, {})]
+            execution = await app.service.execute_job("announced")
+            app.push_screen(ExecutionScreen(execution.id))
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ExecutionScreen) and app.screen, "execution"
+            )
+            await wait_for(
+                pilot,
+                lambda shown=shown: (
+                    "success → webhook" in screen_text(app) and shown in screen_text(app)
+                ),
+                f"the notification shown as {shown}",
+                within=20,
+            )
+            if answer == 404:
+                assert "404" in screen_text(app), "the delivery error is shown"
+            await pilot.press("escape")

@@ -8,7 +8,7 @@ view drops anything at or below the last seq, so nothing is shown twice or lost.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from textual import on
@@ -44,6 +44,7 @@ class ExecutionScreen(CnpScreen):
         self.execution: Execution | None = None
         self.focus_log = focus_log
         self.chain: list[Execution] = []
+        self.notifications: list[Any] = []  # notify.outbox.Notification rows of this execution
 
     def body(self) -> ComposeResult:
         yield Static(id="summary")
@@ -81,10 +82,15 @@ class ExecutionScreen(CnpScreen):
         view.add_lines(self.cnp.take_log_lines(self.execution_id, view.last_seq))
         if self.execution is None or execution.retry_of != (self.execution.retry_of or None):
             self.chain = await self._chain(execution)
-        changed = self.execution is None or execution.model_dump(
-            exclude={"log_lines"}
-        ) != self.execution.model_dump(exclude={"log_lines"})
+        notifications = await self.service.execution_notifications(self.execution_id)
+        changed = (
+            self.execution is None
+            or execution.model_dump(exclude={"log_lines"})
+            != self.execution.model_dump(exclude={"log_lines"})
+            or notifications != self.notifications
+        )
         self.execution = execution
+        self.notifications = notifications
         if changed:
             self._show()
         else:
@@ -149,6 +155,18 @@ class ExecutionScreen(CnpScreen):
             grid.add_row("[b]result[/b]", execution.output[:300].replace("[", "\\["), "", "")
         if execution.log_dropped:
             grid.add_row("[b]log[/b]", f"{execution.log_dropped} lines dropped (cap)", "", "")
+        for index, item in enumerate(self.notifications):
+            delivery = item.status.value
+            if item.attempts > 1 or item.last_error:
+                delivery += f" after {item.attempts} attempt(s)"
+            if item.last_error:
+                delivery += f": {item.last_error}"
+            grid.add_row(
+                "[b]notified[/b]" if index == 0 else "",
+                f"{item.event} → {item.channel.describe()}: {delivery}".replace("[", "\\["),
+                "",
+                "",
+            )
         self.query_one("#summary", Static).update(grid)
         self._show_title()
 
