@@ -30,7 +30,7 @@ from textual.worker import Worker
 from cnp_tui.config import Settings
 from cnp_tui.core.bus import EventBus
 from cnp_tui.core.clock import Clock, SystemClock
-from cnp_tui.core.events import Event, LogLinesAppended
+from cnp_tui.core.events import Event, LogLinesAppended, SystemNotification
 from cnp_tui.core.models import LogLine
 from cnp_tui.errors import CnpError, EngineAlreadyRunningError
 from cnp_tui.paths import Paths
@@ -111,6 +111,7 @@ class CnpApp(App[None]):
         self._engine_worker: Worker[None] | None = None
         self._engine_task: asyncio.Task[None] | None = None
         self._watched: dict[str, list[LogLine]] = {}
+        self._toasts: list[SystemNotification] = []  # system-channel alerts, shown on the tick
         self.refreshes = 0  # counted for the benchmark
 
     # --- start-up --------------------------------------------------------------------------
@@ -219,6 +220,8 @@ class CnpApp(App[None]):
         self._dirty = True
         if isinstance(event, LogLinesAppended) and event.execution_id in self._watched:
             self._watched[event.execution_id].extend(event.lines)
+        elif isinstance(event, SystemNotification):
+            self._toasts.append(event)
 
     async def _wake(self) -> None:
         self._dirty = True
@@ -286,8 +289,15 @@ class CnpApp(App[None]):
             elif hasattr(screen, "tick"):
                 screen.tick()
             self.update_status_bar()
+            self._show_toasts()
         except CnpError as exc:
             self.notify(str(exc), severity="error")
+
+    def _show_toasts(self) -> None:
+        # System-channel notifications of the in-process engine, batched with the refresh.
+        toasts, self._toasts = self._toasts, []
+        for toast in toasts:
+            self.notify(toast.body, title=toast.subject, timeout=10)
 
     def update_status_bar(self) -> None:
         from cnp_tui.ui.widgets.status_bar import StatusBar

@@ -346,3 +346,22 @@ async def test_execution_screen_shows_how_its_notifications_were_delivered(
             if answer == 404:
                 assert "404" in screen_text(app), "the delivery error is shown"
             await pilot.press("escape")
+
+
+async def test_a_system_channel_notification_becomes_a_toast(
+    paths: Paths, ui_settings: Settings
+) -> None:
+    from cnp_tui.core.events import SystemNotification
+
+    await seed(paths, ui_settings, ("existing", "@sim lines=1"))
+    app = CnpApp(paths, ui_settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["existing"], "the job list")
+        app.bus.publish(
+            SystemNotification(event="failure", subject="cnp: existing failed", body="exit 1")
+        )
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "cnp: existing failed" for n in app._notifications),
+            "the toast",
+        )
