@@ -459,33 +459,12 @@ def _job_changes(options: dict[str, Any], *, create: bool) -> dict[str, Any]:
     return changes
 
 
-NOTIFY_EVENTS = ("start", "success", "failure", "every-failure", "retry", "cooldown", "recovery")
-
-
 def _notify_changes(options: dict[str, Any]) -> dict[str, Any]:
     """--notify-on / --notify as a notification_config (the events given are on, others off)."""
-    from cnp_tui.errors import InvalidInputError
+    from cnp_tui.notify.channels import notification_changes
 
-    changes: dict[str, Any] = {}
-    if options.get("notify_on"):
-        names = [n.strip().lower() for n in options["notify_on"].split(",") if n.strip()]
-        unknown = [n for n in names if n not in (*NOTIFY_EVENTS, "none")]
-        if unknown:
-            raise InvalidInputError(
-                f"--notify-on: unknown event '{unknown[0]}'",
-                hint=f"use any of {', '.join(NOTIFY_EVENTS)}, or none",
-            )
-        for name in ("start", "success", "retry", "cooldown", "recovery"):
-            changes[f"on_{name}"] = name in names
-        changes["on_failure"] = "every" if "every-failure" in names else "failure" in names
-    if options.get("notify_channels"):
-        from cnp_tui.notify.channels import parse_channel_spec
-
-        changes["channels"] = [
-            parse_channel_spec(spec).model_dump(exclude_none=True)
-            for spec in options["notify_channels"]
-        ]
-    return changes
+    channels = list(options.get("notify_channels") or [])
+    return notification_changes(options.get("notify_on"), channels)
 
 
 @job.command("create")

@@ -283,3 +283,54 @@ def parse_channel_spec(spec: str) -> Any:
     except ValidationError as exc:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         raise InvalidInputError(f"notification channel {spec!r}: {problems}") from None
+
+
+NOTIFY_EVENTS = ("start", "success", "failure", "every-failure", "retry", "cooldown", "recovery")
+
+
+def notification_changes(notify_on: str | None, channel_specs: list[str]) -> dict[str, Any]:
+    """``--notify-on a,b`` and channel specs as notification_config fields (events given are on,
+    the others off); shared by the CLI and the dashboard's job form. Raises InvalidInputError."""
+    from cnp_tui.errors import InvalidInputError
+
+    changes: dict[str, Any] = {}
+    if notify_on:
+        names = [n.strip().lower() for n in notify_on.split(",") if n.strip()]
+        unknown = [n for n in names if n not in (*NOTIFY_EVENTS, "none")]
+        if unknown:
+            raise InvalidInputError(
+                f"--notify-on: unknown event '{unknown[0]}'",
+                hint=f"use any of {', '.join(NOTIFY_EVENTS)}, or none",
+            )
+        for name in ("start", "success", "retry", "cooldown", "recovery"):
+            changes[f"on_{name}"] = name in names
+        changes["on_failure"] = "every" if "every-failure" in names else "failure" in names
+    if channel_specs:
+        changes["channels"] = [
+            parse_channel_spec(spec).model_dump(exclude_none=True) for spec in channel_specs
+        ]
+    return changes
+
+
+def notify_on_text(config: Any) -> str:
+    """The ``--notify-on`` form of a NotificationConfig (``failure,recovery``)."""
+    names = [
+        name
+        for name in ("start", "success", "retry", "cooldown", "recovery")
+        if getattr(config, f"on_{name}")
+    ]
+    if config.on_failure == "every":
+        names.insert(0, "every-failure")
+    elif config.on_failure:
+        names.insert(0, "failure")
+    return ",".join(names) or "none"
+
+
+def channel_spec(channel: Any) -> str:
+    """The spec form of a channel, as ``parse_channel_spec`` reads it."""
+    if channel.type == "webhook":
+        kind = "webhook" if channel.format == "json" else channel.format
+        return f"{kind}={channel.url}"
+    if channel.type == "email":
+        return "email=" + ",".join(channel.recipients)
+    return str(channel.type)

@@ -365,3 +365,35 @@ async def test_a_system_channel_notification_becomes_a_toast(
             lambda: any(n.title == "cnp: existing failed" for n in app._notifications),
             "the toast",
         )
+
+
+async def test_the_job_form_sets_notifications_and_refuses_a_bad_channel(
+    paths: Paths, ui_settings: Settings
+) -> None:
+    await seed(paths, ui_settings, ("existing", "@sim lines=1"))
+    app = CnpApp(paths, ui_settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["existing"], "the job list")
+        await pilot.press("e")
+        form = await wait_for(
+            pilot, lambda: isinstance(app.screen, JobFormScreen) and app.screen, "the edit form"
+        )
+        form.query_one("#notify_on", Input).value = "every-failure,recovery"
+        form.query_one("#channels", Input).value = "pager=http://x"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, JobFormScreen), "a bad channel keeps the form open"
+        assert form.query_one("#channels", Input).has_class("-invalid")
+        assert "not understood" in str(form.query_one("#errors", Static).render())
+        form.query_one("#channels", Input).value = "webhook=http://127.0.0.1:9/hook log"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobListScreen), "the form closed")
+        config = (await app.service.get_job("existing")).notification_config
+        assert config is not None and config.on_failure == "every" and config.on_recovery
+        assert [c.type for c in config.channels] == ["webhook", "log"]
+        await pilot.press("e")  # the edit form shows what is stored
+        again = await wait_for(
+            pilot, lambda: isinstance(app.screen, JobFormScreen) and app.screen, "the edit form"
+        )
+        assert again.query_one("#notify_on", Input).value == "every-failure,recovery"
+        assert again.query_one("#channels", Input).value == "webhook=http://127.0.0.1:9/hook log"

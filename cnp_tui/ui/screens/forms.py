@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from cnp_tui.core.models import Job, Prompt, RetryStrategy, Schedule, ScheduleType
 from cnp_tui.core.schedule import ScheduleError, next_fire_times
 from cnp_tui.errors import CnpError
+from cnp_tui.notify.channels import channel_spec, notification_changes, notify_on_text
 from cnp_tui.service import describe_validation_error
 from cnp_tui.ui.format import when
 
@@ -33,6 +34,7 @@ FIELD_OF_ERROR = {
     "execution_options": "timeout",
     "retry_config": "attempts",
     "tags": "tags",
+    "notification_config": "channels",
 }
 
 
@@ -134,6 +136,23 @@ class JobFormScreen(ModalScreen[None]):
                     "Tags",
                     Input(", ".join(job.tags) if job else "", id="tags", placeholder="a, b"),
                 )
+                notify = job.notification_config if job else None
+                yield _row(
+                    "Notify on",
+                    Input(
+                        notify_on_text(notify) if notify else "",
+                        id="notify_on",
+                        placeholder="failure,recovery (start, success, every-failure, ...)",
+                    ),
+                )
+                yield _row(
+                    "Channels",
+                    Input(
+                        " ".join(channel_spec(c) for c in notify.channels) if notify else "",
+                        id="channels",
+                        placeholder="webhook=URL email=a@b.c system log",
+                    ),
+                )
             yield Static(id="errors")
             with Horizontal(id="buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
@@ -203,13 +222,24 @@ class JobFormScreen(ModalScreen[None]):
             },
             "tags": tags,
         }
+        notify_on, channels = self._value("notify_on"), self._value("channels").split()
+        if notify_on or channels:
+            spec["notification_config"] = notification_changes(notify_on or None, channels)
+        elif self.job is not None and self.job.notification_config is not None:
+            spec["notification_config"] = None  # both fields cleared: no notifications
         return spec
 
     async def action_save(self) -> None:
-        spec = self._spec()
         errors = self.query_one("#errors", Static)
         for widget in self.query(Input):
             widget.set_class(False, "-invalid")
+        try:
+            spec = self._spec()
+        except CnpError as exc:  # a notification event or channel that is not understood
+            errors.update(f"✗ {exc}")
+            field = "notify_on" if "notify-on" in str(exc) else "channels"
+            self.query_one(f"#{field}").set_class(True, "-invalid")
+            return
         if not spec["prompt_id"]:
             errors.update("✗ prompt: choose a prompt (create one in the prompt library, P)")
             return
