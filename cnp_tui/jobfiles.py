@@ -20,15 +20,10 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_valid
 
 from cnp_tui.config import is_duration
 from cnp_tui.core.durations import format_duration, parse_duration
-from cnp_tui.core.models import CnpModel, Job, JobSpec, Prompt, slugify
+from cnp_tui.core.models import SECTION_ALIASES, CnpModel, Job, JobSpec, Prompt, slugify
 from cnp_tui.errors import InvalidInputError
 
-# The job file's section names, as written by export (the spec's format).
-SECTION_ALIASES = {
-    "execution_options": "execution",
-    "retry_config": "retry",
-    "notification_config": "notifications",
-}
+__all__ = ["SECTION_ALIASES", "JobDocument", "JobFileError", "load_job_file"]
 
 
 class InlinePrompt(CnpModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from cnp_tui.config import Settings
 from cnp_tui.core.clock import Clock, SystemClock
 from cnp_tui.core.models import (
+    SECTION_ALIASES,
     Cooldown,
     Execution,
     ExecutionStatus,
@@ -40,19 +41,12 @@ from cnp_tui.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from cnp_tui.jobfiles import (
-    SECTION_ALIASES,
-    JobDocument,
-    JobFileError,
-    Problem,
-    file_path,
-    job_to_document,
-)
 from cnp_tui.paths import Paths
 from cnp_tui.store.base import Store
 from cnp_tui.store.sqlite import SqliteStore
 
-if TYPE_CHECKING:  # the notify package is imported by the methods that use it
+if TYPE_CHECKING:  # imported by the methods that use them (`cnp job list` starts faster)
+    from cnp_tui.jobfiles import JobDocument
     from cnp_tui.notify.outbox import Notification, Outbox
 
 
@@ -637,6 +631,8 @@ class JobService:
         self, documents: list[JobDocument], *, new_only: bool, source: str
     ) -> dict[str, Job]:
         """Problems the file alone cannot show: unknown prompts, names already taken."""
+        from cnp_tui.jobfiles import JobFileError, Problem
+
         existing = {job.name: job for job in await self.store.list_jobs()}
         inline = {doc.prompt_id for doc in documents if doc.prompt is not None}
         known_prompts = {prompt.id for prompt in await self.store.list_prompts()} | inline
@@ -744,6 +740,8 @@ class JobService:
         source: str = "job file",
     ) -> ApplyResult:
         """Make the jobs match the file, by name: create, update, (with ``prune``) delete."""
+        from cnp_tui.jobfiles import file_path
+
         existing = await self._check_documents(documents, new_only=False, source=source)
         result = ApplyResult(dry_run=dry_run)
         for doc in documents:
@@ -792,6 +790,8 @@ class JobService:
 
     async def export_documents(self, tag: str | None = None) -> list[dict[str, Any]]:
         """The jobs (with a tag, or all) as job-file mappings with their prompts inline."""
+        from cnp_tui.jobfiles import job_to_document
+
         documents = []
         for job in sorted(await self.store.list_jobs(tag=tag), key=lambda j: j.name):
             prompt = await self.store.get_prompt(job.prompt_id)

@@ -335,6 +335,14 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
 
 
+# The job file's section names, as written by export (the spec's format).
+SECTION_ALIASES = {
+    "execution_options": "execution",
+    "retry_config": "retry",
+    "notification_config": "notifications",
+}
+
+
 class JobSpec(CnpModel):
     """What a user defines about a job (the job file format); the engine adds the rest."""
 

@@ -36,9 +36,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterError
-
 from cnp_tui.core.durations import DurationError, format_duration, parse_duration
 
 __all__ = [
@@ -391,6 +388,10 @@ class CronTrigger:
         return f"CronTrigger({self._expression!r}, timezone={self.timezone!r})"
 
     def _step(self, naive: datetime, backwards: bool) -> datetime | None:
+        # Imported here: `cnp job list` reads schedules without stepping them (start-up time).
+        from croniter import croniter
+        from croniter.croniter import CroniterError
+
         try:
             iterator = croniter(self._croniter_expression, naive)
             result = iterator.get_prev(datetime) if backwards else iterator.get_next(datetime)
