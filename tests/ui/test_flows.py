@@ -397,3 +397,29 @@ async def test_the_job_form_sets_notifications_and_refuses_a_bad_channel(
         )
         assert again.query_one("#notify_on", Input).value == "every-failure,recovery"
         assert again.query_one("#channels", Input).value == "webhook=http://127.0.0.1:9/hook log"
+
+
+async def test_edit_and_pause_act_on_the_stored_job_not_the_tables_copy(
+    paths: Paths, ui_settings: Settings
+) -> None:
+    """A change the table has not shown yet (a save a moment ago, another process) is what the
+    edit form shows and what pause/resume toggles: saving the form must not write old values back."""
+    await seed(paths, ui_settings, ("existing", "@sim lines=1"))
+    app = CnpApp(paths, ui_settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["existing"], "the job list")
+        # Straight to the store, with no refresh tick in between: the table's copy is stale.
+        await app.service.update_job("existing", {"priority": 9, "tags": ["fresh"]})
+        await app.service.pause_job("existing")
+        await pilot.press("e")
+        form = await wait_for(
+            pilot, lambda: isinstance(app.screen, JobFormScreen) and app.screen, "the edit form"
+        )
+        assert form.query_one("#priority", Input).value == "9"
+        assert "fresh" in form.query_one("#tags", Input).value
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobListScreen), "the list again")
+        await pilot.press("p")  # the stored job is paused: p resumes it
+        await wait_for(
+            pilot, lambda: _status(app, "existing", JobStatus.ACTIVE), "the job to resume"
+        )

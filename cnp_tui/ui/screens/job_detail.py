@@ -21,6 +21,7 @@ from cnp_tui.ui.screens.base import CnpScreen
 from cnp_tui.ui.screens.jobs import (
     confirm_cancel,
     confirm_delete,
+    edit,
     execute,
     open_latest_log,
     pause_or_resume,
@@ -183,11 +184,9 @@ class JobDetailScreen(CnpScreen):
             if key:
                 self.app.push_screen(ExecutionScreen(key))
 
-    def action_edit(self) -> None:
-        from cnp_tui.ui.screens.forms import JobFormScreen
-
+    async def action_edit(self) -> None:
         if self.job is not None:
-            self.app.push_screen(JobFormScreen(self.job))
+            await edit(self, self.job)
 
     async def action_execute(self) -> None:
         if self.job is not None:

@@ -264,12 +264,10 @@ class JobListScreen(CnpScreen):
 
         self.app.push_screen(JobFormScreen(None))
 
-    def action_edit(self) -> None:
-        from cnp_tui.ui.screens.forms import JobFormScreen
-
+    async def action_edit(self) -> None:
         job = self._selected()
         if job is not None:
-            self.app.push_screen(JobFormScreen(job))
+            await edit(self, job)
 
     async def action_execute(self) -> None:
         job = self._selected()
@@ -341,7 +339,22 @@ async def execute(screen: CnpScreen, job: Job) -> None:
         screen.notify("no engine runs: it stays queued until one starts", severity="warning")
 
 
+async def edit(screen: CnpScreen, job: Job) -> None:
+    """Open the job form on the stored job: the screen's copy may predate a save just made,
+    and a form filled from it would write the old values back."""
+    from cnp_tui.ui.screens.forms import JobFormScreen
+
+    stored = await screen.cnp.call(lambda s: s.get_job(job.id))
+    if stored is not None:
+        screen.app.push_screen(JobFormScreen(stored))
+
+
 async def pause_or_resume(screen: CnpScreen, job: Job) -> None:
+    # Decide on the stored status: the table refreshes on a tick and may lag a change.
+    stored = await screen.cnp.call(lambda s: s.get_job(job.id))
+    if stored is None:
+        return
+    job = stored
     if job.status is JobStatus.PAUSED:
         await screen.cnp.call(lambda s: s.resume_job(job.id), f"resumed {job.name}")
     else:
