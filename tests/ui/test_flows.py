@@ -402,8 +402,8 @@ async def test_the_job_form_sets_notifications_and_refuses_a_bad_channel(
 async def test_edit_and_pause_act_on_the_stored_job_not_the_tables_copy(
     paths: Paths, ui_settings: Settings
 ) -> None:
-    """A change the table has not shown yet (a save a moment ago, another process) is what the
-    edit form shows and what pause/resume toggles: saving the form must not write old values back."""
+    """A change the table has not shown yet (a save a moment ago, another process) is what
+    the edit form shows and what pause/resume toggles: the form must not write old values back."""
     await seed(paths, ui_settings, ("existing", "@sim lines=1"))
     app = CnpApp(paths, ui_settings)
     async with app.run_test(size=(120, 40)) as pilot:
