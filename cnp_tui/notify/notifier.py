@@ -48,6 +48,8 @@ log = logging.getLogger("cnp.notify")
 WINDOW = timedelta(hours=1)
 EXCERPT_CHARS = 500
 _FAILED = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.INTERRUPTED)
+_DECIDED = (ExecutionStarted, ExecutionFinished, ExecutionRequeued)  # the events that notify
+INTAKE_BATCH = 500
 
 
 def template_kind(channel: AnyChannel) -> str:
@@ -179,7 +181,7 @@ class Notifier:
     # --- deciding --------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, ExecutionStarted | ExecutionFinished | ExecutionRequeued):
+        if isinstance(event, _DECIDED):
             try:
                 self._events.put_nowait(event)
             except asyncio.QueueFull:  # never block the publisher (the scheduler)
@@ -188,13 +190,18 @@ class Notifier:
 
     async def _intake(self) -> None:
         while True:
-            event = await self._events.get()
+            # Everything waiting is decided together: a burst of a thousand starts costs two
+            # queries, not two thousand, beside the scheduler's own writes.
+            batch = [await self._events.get()]
+            while len(batch) < INTAKE_BATCH and not self._events.empty():
+                batch.append(self._events.get_nowait())
             try:
-                await self.handle(event)
+                await self.handle_many(batch)
             except Exception:
-                log.exception("turning %s into notifications failed", type(event).__name__)
+                log.exception("turning %d events into notifications failed", len(batch))
             finally:
-                self._events.task_done()
+                for _ in batch:
+                    self._events.task_done()
 
     def _config_of(self, job: Job) -> tuple[NotificationConfig, list[AnyChannel]]:
         config = job.notification_config or NotificationConfig()
@@ -202,12 +209,36 @@ class Notifier:
 
     async def handle(self, event: Event) -> list[Notification]:
         """Decide which notifications ``event`` causes and write them to the outbox."""
-        if not isinstance(event, ExecutionStarted | ExecutionFinished | ExecutionRequeued):
+        return await self.handle_many([event])
+
+    async def handle_many(self, events: Sequence[Event]) -> list[Notification]:
+        """Decide for ``events`` in order (one read of their jobs and alert state), then write
+        every row they cause in one transaction."""
+        decided = [event for event in events if isinstance(event, _DECIDED)]
+        if not decided:
             return []
+        jobs = await self.store.get_jobs(event.execution.job_id for event in decided)
+        failing = await self.outbox.failing_among(
+            {e.execution.job_id for e in decided if isinstance(e, ExecutionFinished)}
+        )
+        rows: list[Notification] = []
+        for event in decided:
+            job = jobs.get(event.execution.job_id)
+            if job is None:
+                continue
+            try:
+                rows.extend(await self._decide(event, job, failing))
+            except Exception:
+                log.exception("turning %s into notifications failed", type(event).__name__)
+        return await self.enqueue(rows)
+
+    async def _decide(
+        self,
+        event: ExecutionStarted | ExecutionFinished | ExecutionRequeued,
+        job: Job,
+        failing: set[str],
+    ) -> list[Notification]:
         execution = event.execution
-        job = await self.store.get_job(execution.job_id)
-        if job is None:
-            return []
         config, channels = self._config_of(job)
         kinds: list[str] = []
         cooldown_until = None
@@ -222,25 +253,25 @@ class Notifier:
                 self._cooldowns[job.id] = cooldown_until  # type: ignore[assignment]
                 kinds.append("cooldown")
         else:
-            kinds = await self._finished_kinds(job, config, event)
+            kinds = await self._finished_kinds(job, config, event, failing)
         if not kinds or not channels:  # the failing state above is kept all the same
             return []
-        return await self.enqueue(
-            [
-                self._render(kind, channel, job, execution, cooldown_until)
-                for kind in kinds
-                for channel in channels
-            ]
-        )
+        return [
+            self._render(kind, channel, job, execution, cooldown_until)
+            for kind in kinds
+            for channel in channels
+        ]
 
     async def _finished_kinds(
-        self, job: Job, config: NotificationConfig, event: ExecutionFinished
+        self, job: Job, config: NotificationConfig, event: ExecutionFinished, failing: set[str]
     ) -> list[str]:
+        """What a finished run causes; ``failing`` (the jobs in a failing streak) is updated."""
         status = event.execution.status
         now = self.clock.now()
         if status is ExecutionStatus.COMPLETED:
             kinds = ["success"] if config.on_success else []
-            if await self.outbox.is_failing(job.id):
+            if job.id in failing:
+                failing.discard(job.id)
                 await self.outbox.set_failing(job.id, False, now)
                 if config.on_recovery:
                     kinds.append("recovery")
@@ -250,8 +281,9 @@ class Notifier:
         if event.retry is not None:
             return ["retry"] if config.on_retry else []
         # Failed for good (no attempts left): by default alert only on the first of a streak.
-        was_failing = await self.outbox.is_failing(job.id)
+        was_failing = job.id in failing
         if not was_failing:
+            failing.add(job.id)
             await self.outbox.set_failing(job.id, True, now)
         if config.on_failure == "every" or (config.on_failure is True and not was_failing):
             return ["failure"]

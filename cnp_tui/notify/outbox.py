@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -94,8 +94,7 @@ class Outbox:
         self.store = store
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.store.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await self.store._rows(sql, params)
 
     async def add(self, notifications: Sequence[Notification]) -> list[Notification]:
         """Store new rows in one transaction; their ids are filled in."""
@@ -258,8 +257,19 @@ class Outbox:
     # --- per-job alert state (failure / recovery folding) ------------------------------------
 
     async def is_failing(self, job_id: str) -> bool:
-        rows = await self._rows("SELECT failing FROM notify_state WHERE job_id = ?", (job_id,))
-        return bool(rows and rows[0][0])
+        return bool(await self.failing_among([job_id]))
+
+    async def failing_among(self, job_ids: Collection[str]) -> set[str]:
+        """Which of ``job_ids`` are in a failing streak (one query)."""
+        if not job_ids:
+            return set()
+        ids = list(job_ids)
+        rows = await self._rows(
+            f"SELECT job_id FROM notify_state WHERE failing = 1 AND job_id IN"
+            f" ({', '.join('?' * len(ids))})",
+            ids,
+        )
+        return {row[0] for row in rows}
 
     async def set_failing(self, job_id: str, failing: bool, now: datetime) -> None:
         async with self.store.transaction() as conn:

@@ -21,12 +21,18 @@ from aiosmtpd.controller import Controller
 from cnp_tui.config import Settings
 from cnp_tui.core.bus import EventBus
 from cnp_tui.core.clock import ManualClock
-from cnp_tui.core.events import ExecutionFinished, NotificationDelivered, SystemNotification
-from cnp_tui.core.models import ExecutionStatus, WebhookChannel
+from cnp_tui.core.events import (
+    ExecutionFinished,
+    ExecutionStarted,
+    NotificationDelivered,
+    SystemNotification,
+)
+from cnp_tui.core.models import Execution, ExecutionStatus, ExecutionTrigger, WebhookChannel
 from cnp_tui.engine.runtime import Runtime
 from cnp_tui.errors import ConfigError
 from cnp_tui.notify.notifier import Notifier
 from cnp_tui.notify.outbox import Notification, NotificationStatus
+from cnp_tui.notify.templates import Templates
 from cnp_tui.paths import Paths
 from cnp_tui.service import JobService
 from cnp_tui.store.sqlite import SqliteStore
@@ -213,6 +219,49 @@ async def test_one_alert_when_failing_starts_and_one_on_recovery(
     assert statuses == [ExecutionStatus.FAILED] * 3 + [ExecutionStatus.COMPLETED]
     rows = await client.list_notifications()
     assert sorted(r.event for r in rows) == ["failure", "recovery"]
+
+
+async def test_events_decided_together_keep_their_order_per_job(
+    client: JobService, clock: ManualClock
+) -> None:
+    """A burst read in one go (one query for the jobs, one for their streaks) alerts exactly as
+    the same events one by one: fail, fail, recover, fail again; a deleted job's are ignored."""
+    flaky = await add_job(client, "flaky", "@sim", **notifying({"type": "log"}, on_recovery=True))
+    steady = await add_job(client, "steady", "@sim", **notifying({"type": "log"}, on_start=True))
+    gone = await add_job(client, "gone", "@sim", **notifying({"type": "log"}, on_start=True))
+    await client.delete_job(gone.id)
+
+    def run(job_id: str, status: ExecutionStatus) -> Execution:
+        return Execution(
+            job_id=job_id,
+            trigger=ExecutionTrigger.MANUAL,
+            scheduled_for=clock.now(),
+            status=status,
+            started_at=clock.now(),
+        )
+
+    failed, completed = ExecutionStatus.FAILED, ExecutionStatus.COMPLETED
+    notifier = Notifier(client.store, EventBus(), client.settings, clock)  # type: ignore[arg-type]
+    notifier.templates = Templates.load(None)
+    rows = await notifier.handle_many(
+        [
+            ExecutionStarted(run(steady.id, ExecutionStatus.RUNNING)),
+            ExecutionFinished(run(flaky.id, failed)),
+            ExecutionStarted(run(gone.id, ExecutionStatus.RUNNING)),
+            ExecutionFinished(run(flaky.id, failed)),
+            ExecutionFinished(run(flaky.id, completed)),
+            ExecutionFinished(run(flaky.id, failed)),
+        ]
+    )
+    assert [(r.job_id, r.event) for r in rows] == [
+        (steady.id, "start"),
+        (flaky.id, "failure"),
+        (flaky.id, "recovery"),
+        (flaky.id, "failure"),
+    ]
+    assert await notifier.outbox.is_failing(flaky.id), "the streak is stored for the next batch"
+    more = await notifier.handle_many([ExecutionFinished(run(flaky.id, failed))])
+    assert more == [], "still failing: no second alert"
 
 
 async def test_on_failure_every_alerts_each_time_and_retries_can_notify(
