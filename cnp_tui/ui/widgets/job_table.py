@@ -17,10 +17,10 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cnp_tui.ui.palette import style_of
+from cnp_tui.ui.widgets.lines import LineScrollView
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-class JobTable(ScrollView, can_focus=True):
+class JobTable(LineScrollView, can_focus=True):
     """Rows of jobs with a cursor; a double click posts ``Selected`` (Enter is the screen's)."""
 
     DEFAULT_CSS = """
@@ -114,7 +114,7 @@ class JobTable(ScrollView, can_focus=True):
             text = "".join(" " + fit(c.label, c.width) + " " for c in self.columns)
             return Strip([Segment(fit(text, width), header)])
         row = int(self.scroll_offset.y) + y - 1
-        base = self.rich_style
+        base = self.base_style
         if row >= len(self.order):
             return Strip.blank(width, base)
         job_id = self.order[row]

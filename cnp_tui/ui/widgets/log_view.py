@@ -15,11 +15,11 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cnp_tui.core.models import LogLine
 from cnp_tui.ui.palette import style_of
+from cnp_tui.ui.widgets.lines import LineScrollView
 
 MARKS = {
     "tool": "→ ",
@@ -39,7 +39,7 @@ STREAM_COLOUR = {
 }
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(LineScrollView, can_focus=True):
     """The log of one execution."""
 
     DEFAULT_CSS = """
@@ -142,11 +142,12 @@ class LogView(ScrollView, can_focus=True):
     # --- rendering -------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        base = self.base_style
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
         if row >= self._row_count():
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         if self.wrap:
             assert self._rows is not None
             index, start = self._rows[row]
@@ -155,10 +156,10 @@ class LogView(ScrollView, can_focus=True):
         _, stream, text = self.lines[index]
         full = self._prefix(stream) + text
         piece = full[start : start + width]
-        style = self.rich_style + self._style(stream)
+        style = base + self._style(stream)
         segments = self._highlight(piece, style, index)
         strip = Strip(segments)
-        return strip.adjust_cell_length(width, self.rich_style)
+        return strip.adjust_cell_length(width, base)
 
     def _highlight(self, piece: str, style: Style, index: int) -> list[Segment]:
         if not self.search or self.search.lower() not in piece.lower():
