@@ -306,10 +306,14 @@ def prompt_show(obj: Context, prompt_id: str, fmt: str) -> None:
 
 @prompt.command("delete")
 @click.argument("prompt_id")
+@FORMAT
 @pass_ctx
-def prompt_delete(obj: Context, prompt_id: str) -> None:
+def prompt_delete(obj: Context, prompt_id: str, fmt: str) -> None:
     """Delete a prompt that no job uses."""
     obj.run(lambda s: s.delete_prompt(prompt_id), create=False)
+    if fmt == "json":
+        _json({"deleted": "prompt", "id": prompt_id})
+        return
     click.echo(f"deleted prompt {prompt_id}")
 
 
@@ -648,8 +652,9 @@ def job_show(obj: Context, job_ref: str, fmt: str) -> None:
 @job.command("delete")
 @click.argument("job_ref", metavar="JOB")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@FORMAT
 @pass_ctx
-def job_delete(obj: Context, job_ref: str, yes: bool) -> None:
+def job_delete(obj: Context, job_ref: str, yes: bool, fmt: str) -> None:
     """Delete a job and its execution history."""
     found: Job = obj.run(lambda s: s.get_job(job_ref), create=False)
     if not yes:
@@ -661,24 +666,35 @@ def job_delete(obj: Context, job_ref: str, yes: bool) -> None:
             )
         click.confirm(f"Delete job '{found.name}' ({found.id}) and its history?", abort=True)
     obj.run(lambda s: s.delete_job(found.id), create=False)
+    if fmt == "json":
+        _json({"deleted": "job", "id": found.id, "name": found.name})
+        return
     click.echo(f"deleted job {found.id} '{found.name}'")
 
 
 @job.command("pause")
 @click.argument("job_ref", metavar="JOB")
+@FORMAT
 @pass_ctx
-def job_pause(obj: Context, job_ref: str) -> None:
+def job_pause(obj: Context, job_ref: str, fmt: str) -> None:
     """Stop scheduling a job (running executions finish)."""
     paused: Job = obj.run(lambda s: s.pause_job(job_ref), create=False)
+    if fmt == "json":
+        _json(_dump(paused))
+        return
     click.echo(f"paused job {paused.id} '{paused.name}'")
 
 
 @job.command("resume")
 @click.argument("job_ref", metavar="JOB")
+@FORMAT
 @pass_ctx
-def job_resume(obj: Context, job_ref: str) -> None:
+def job_resume(obj: Context, job_ref: str, fmt: str) -> None:
     """Schedule a paused job again (missed slots are not caught up)."""
     resumed: Job = obj.run(lambda s: s.resume_job(job_ref), create=False)
+    if fmt == "json":
+        _json(_dump(resumed))
+        return
     click.echo(
         f"resumed job {resumed.id} '{resumed.name}'; next run {_when(resumed.next_run_time)}"
     )
@@ -840,20 +856,35 @@ def execution_show(obj: Context, execution_ref: str, fmt: str) -> None:
 @execution.command("logs")
 @click.argument("execution_ref", metavar="ID")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing lines until the execution ends.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line (execution_id, seq, ts, stream, text).",
+)
 @pass_ctx
-def execution_logs(obj: Context, execution_ref: str, follow: bool) -> None:
+def execution_logs(obj: Context, execution_ref: str, follow: bool, fmt: str) -> None:
     """Print an execution's log."""
     from cnp_tui.follow import print_logs
 
-    _run(print_logs(obj.paths, obj.settings, execution_ref, follow=follow))
+    _run(
+        print_logs(obj.paths, obj.settings, execution_ref, follow=follow, as_json=fmt == "json")
+    )
 
 
 @execution.command("cancel")
 @click.argument("execution_ref", metavar="ID")
+@FORMAT
 @pass_ctx
-def execution_cancel(obj: Context, execution_ref: str) -> None:
+def execution_cancel(obj: Context, execution_ref: str, fmt: str) -> None:
     """Cancel a queued or running execution."""
     outcome = obj.run(lambda s: s.cancel_execution(execution_ref), create=False)
+    if fmt == "json":
+        # "cancelled": done here; "requested": the engine running it stops it.
+        _json({"id": execution_ref, "outcome": outcome})
+        return
     if outcome == "cancelled":
         click.echo(f"cancelled execution {execution_ref}")
     else:
@@ -1412,8 +1443,9 @@ def config_show(obj: Context, fmt: str) -> None:
 
 @config_group.command("validate")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@FORMAT
 @pass_ctx
-def config_validate(obj: Context, file: str | None) -> None:
+def config_validate(obj: Context, file: str | None, fmt: str) -> None:
     """Check a config file (default: the one in force); errors name key, line and a fix."""
     from pathlib import Path
 
@@ -1429,12 +1461,18 @@ def config_validate(obj: Context, file: str | None) -> None:
     try:
         load_settings(path, environ={})  # the file alone: env overrides are not part of it
     except ConfigError as exc:
+        if fmt == "json":
+            _json({"file": str(path), "valid": False, "problems": exc.problems or [str(exc)]})
+            sys.exit(exc.exit_code)
         if not exc.problems:
             raise
         click.secho(f"cnp: {path}: {len(exc.problems)} problem(s):", err=True, fg="red")
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(exc.exit_code)
+    if fmt == "json":
+        _json({"file": str(path), "valid": True, "problems": []})
+        return
     click.echo(f"{path}: valid")
 
 
@@ -1494,12 +1532,16 @@ def db_backup(obj: Context, file: str, force: bool, fmt: str) -> None:
 
 
 @db_group.command("vacuum")
+@FORMAT
 @pass_ctx
-def db_vacuum(obj: Context) -> None:
+def db_vacuum(obj: Context, fmt: str) -> None:
     """Rebuild the database file to give freed space back to the disk."""
     from cnp_tui.store.maintenance import vacuum_database
 
     before, after = vacuum_database(obj.paths.database)
+    if fmt == "json":
+        _json({"path": str(obj.paths.database), "before_bytes": before, "after_bytes": after})
+        return
     click.echo(f"vacuumed {obj.paths.database}: {before} -> {after} bytes")
 
 

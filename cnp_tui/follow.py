@@ -25,7 +25,12 @@ from cnp_tui.service import JobService
 POLL_SECONDS = 0.2
 
 
-def _echo_lines(lines: list[LogLine] | tuple[LogLine, ...]) -> None:
+def _echo_lines(lines: list[LogLine] | tuple[LogLine, ...], *, as_json: bool = False) -> None:
+    """Print log lines for a person, or as JSON Lines (one object per line) for a script."""
+    if as_json:
+        for line in lines:
+            click.echo(line.model_dump_json())
+        return
     from cnp_tui.cli import format_log_line
 
     color = sys.stdout.isatty() and "NO_COLOR" not in __import__("os").environ
@@ -56,7 +61,7 @@ def _requeued_for_cooldown(execution: Execution) -> bool:
 
 
 async def follow_execution(
-    service: JobService, execution_id: str, *, echo: bool = True
+    service: JobService, execution_id: str, *, echo: bool = True, as_json: bool = False
 ) -> Execution:
     """Print the log as it grows; return the execution once it ends (or waits for a reset)."""
     seq = 0
@@ -69,12 +74,12 @@ async def follow_execution(
             if lines:
                 seq = lines[-1].seq
                 if echo:
-                    _echo_lines(lines)
+                    _echo_lines(lines, as_json=as_json)
             execution = await service.get_execution(execution_id)
             if execution.status.finished or _requeued_for_cooldown(execution):
                 lines = await service.logs(execution_id, after_seq=seq)
                 if echo and lines:
-                    _echo_lines(lines)
+                    _echo_lines(lines, as_json=as_json)
                 return execution
         await asyncio.sleep(POLL_SECONDS)
 
@@ -142,16 +147,18 @@ async def _run_here(
         return await runtime.scheduler.run_execution(execution, job)
 
 
-async def print_logs(paths: Paths, settings: Settings, ref: str, *, follow: bool) -> None:
-    """``cnp execution logs ID [--follow]``."""
+async def print_logs(
+    paths: Paths, settings: Settings, ref: str, *, follow: bool, as_json: bool = False
+) -> None:
+    """``cnp execution logs ID [--follow] [--format json]``."""
     async with JobService.open(paths, settings, create=False) as service:
         execution = await service.get_execution(ref)
         if follow:
-            final = await follow_execution(service, execution.id)
+            final = await follow_execution(service, execution.id, as_json=as_json)
             click.echo(_summary(final), err=True)
             return
         lines = await service.logs(execution.id)
-        _echo_lines(lines)
+        _echo_lines(lines, as_json=as_json)
         if not lines:
             click.echo(
                 f"execution {execution.id} has no log lines ({execution.status.value})", err=True

@@ -547,3 +547,52 @@ def test_dates_are_shown_on_the_command_line_with_their_zone(cli: Cli) -> None:
     table = cli("job", "list").stdout
     local = parse_time(job["next_run_time"]).astimezone()
     assert local.strftime("%Y-%m-%d %H:%M:%S %Z") in table
+
+
+def test_every_command_that_acts_answers_in_json_for_scripts(cli: Cli, tmp_path: Path) -> None:
+    """Pause, resume, delete, cancel, logs, config validate and vacuum speak --format json."""
+    job = make_job(cli, "scripted", "@sim lines=2 text=done")
+    assert cli.json("job", "pause", "scripted")["status"] == "paused"
+    resumed = cli.json("job", "resume", "scripted")
+    assert resumed["status"] == "active" and resumed["next_run_time"]
+
+    cli("job", "execute", "scripted", "--wait")
+    [execution] = cli.json("job", "history", "scripted")
+    lines = [
+        json.loads(line)
+        for line in cli(
+            "execution", "logs", execution["id"], "--format", "json"
+        ).stdout.splitlines()
+    ]
+    assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    assert {"execution_id", "seq", "ts", "stream", "text"} == set(lines[0])
+    assert any("Working on it: step" in line["text"] for line in lines)
+
+    queued = cli.json("job", "execute", "scripted")
+    assert cli.json("execution", "cancel", queued["id"]) == {
+        "id": queued["id"],
+        "outcome": "cancelled",
+    }
+
+    good = tmp_path / "good.toml"
+    good.write_text("[job_engine]\nmax_concurrent_jobs = 3\n")
+    assert cli.json("config", "validate", str(good)) == {
+        "file": str(good),
+        "valid": True,
+        "problems": [],
+    }
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[job_engine]\nmax_concurent_jobs = 3\n")
+    report = cli.json("config", "validate", str(bad), code=2)  # a config error
+    assert report["valid"] is False
+    assert any("max_concurrent_jobs" in problem for problem in report["problems"]), report
+
+    vacuumed = cli.json("db", "vacuum")
+    assert vacuumed["after_bytes"] > 0 and vacuumed["path"].endswith(".db")
+
+    assert cli.json("job", "delete", "scripted", "--yes") == {
+        "deleted": "job",
+        "id": job["id"],
+        "name": "scripted",
+    }
+    assert cli.json("prompt", "delete", "scripted") == {"deleted": "prompt", "id": "scripted"}
