@@ -869,9 +869,7 @@ def execution_logs(obj: Context, execution_ref: str, follow: bool, fmt: str) -> 
     """Print an execution's log."""
     from cnp_tui.follow import print_logs
 
-    _run(
-        print_logs(obj.paths, obj.settings, execution_ref, follow=follow, as_json=fmt == "json")
-    )
+    _run(print_logs(obj.paths, obj.settings, execution_ref, follow=follow, as_json=fmt == "json"))
 
 
 @execution.command("cancel")

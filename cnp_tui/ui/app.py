@@ -199,6 +199,39 @@ class CnpApp(App[None]):
             self._engine_task = None
 
     async def action_quit(self) -> None:
+        """Quit; when this dashboard's engine has runs in flight, ask first: they stop too."""
+        running = self.runtime.scheduler.running_count if self.runtime is not None else 0
+        if not running:
+            await self.stop_engine()
+            self.exit()
+            return
+        from cnp_tui.ui.screens.dialogs import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen):
+            return  # already asking
+        grace = self.settings.executor.shutdown_grace
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(
+                    f"stopping the engine: up to {grace:g}s for {running} execution(s) to end",
+                    title="quitting",
+                    timeout=grace + 5,
+                )
+                # In a worker, so the screen keeps updating while the runs wind down.
+                self.run_worker(self._stop_and_exit(), name="cnp-quit", exclusive=True)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{running} execution(s) run in this dashboard's engine. Quitting stops them"
+                f" (after up to {grace:g}s): they are recorded as interrupted, and retried by"
+                " their job's policy when an engine runs again. Quit?",
+                "Quit",
+            ),
+            answered,
+        )
+
+    async def _stop_and_exit(self) -> None:
         await self.stop_engine()
         self.exit()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from cnp_tui.config import Settings
 from cnp_tui.core.models import ExecutionStatus, JobStatus
@@ -423,3 +423,39 @@ async def test_edit_and_pause_act_on_the_stored_job_not_the_tables_copy(
         await wait_for(
             pilot, lambda: _status(app, "existing", JobStatus.ACTIVE), "the job to resume"
         )
+
+
+async def test_quitting_with_runs_in_flight_asks_first(paths: Paths) -> None:
+    """The owner dashboard's engine stops with it: q asks while executions run here; no keeps
+    everything running, yes stops them, records them as interrupted and queues their retry."""
+    settings = make_settings(executor={"shutdown_grace": "0.5s"})
+    await seed(paths, settings, ("long", "@sim lines=2 duration=60"))
+    app = CnpApp(paths, settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: row_names(app) == ["long"], "the job list")
+        await pilot.press("x")
+        await wait_for(
+            pilot,
+            lambda: app.runtime is not None and app.runtime.scheduler.running_count == 1,
+            "the run to start",
+        )
+        await pilot.press("q")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert "1 execution(s)" in str(dialog.query_one("#question", Label).render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobListScreen), "back to the list")
+        assert app.runtime is not None and app.runtime.scheduler.running_count == 1
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", within=15)
+    async with SqliteStore(paths.database) as store:
+        service = JobService(store, settings)
+        runs = await service.history("long")
+        assert [(e.trigger.value, e.status.value) for e in runs] == [
+            ("retry", "queued"),  # the job's retry policy runs it again with the next engine
+            ("manual", "interrupted"),
+        ]
+        assert await service.live_engine() is None, "lease released"
