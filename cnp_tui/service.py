@@ -716,10 +716,15 @@ class JobService:
         if dry_run:
             return [Job(**doc.spec().model_dump()) for doc in documents]
         created_prompts: list[str] = []
+        replaced_prompts: list[Prompt] = []  # as they were before the file changed them
         try:
             for doc in documents:
-                if await self._apply_prompt(doc, dry_run=False) == "created":
+                before = await self.store.get_prompt(doc.prompt_id) if doc.prompt_id else None
+                change = await self._apply_prompt(doc, dry_run=False)
+                if change == "created":
                     created_prompts.append(doc.prompt_id or "")
+                elif change == "updated" and before is not None:
+                    replaced_prompts.append(before)
                 jobs.append(await self.create_job(doc.spec()))
         except BaseException:
             # A late failure (another writer took a name meanwhile...): undo, all or nothing.
@@ -727,6 +732,8 @@ class JobService:
                 await self.store.delete_job(job.id)
             for prompt_id in created_prompts:
                 await self.store.delete_prompt(prompt_id)
+            for prompt in reversed(replaced_prompts):
+                await self.store.save_prompt(prompt)
             await self._changed()
             raise
         return jobs

@@ -73,6 +73,38 @@ async def test_batch_create_rolls_back_when_another_writer_wins_a_name(
             assert [prompt.id for prompt in await service.list_prompts()] == ["other"]
 
 
+async def test_batch_create_rollback_restores_a_prompt_the_file_changed(
+    paths: Paths, settings: Settings, clock: ManualClock
+) -> None:
+    """An inline prompt that rewrote an existing prompt gets its old text back on rollback."""
+    documents = parse_job_file(
+        "- name: first\n  prompt: {id: shared, title: New, content: rewritten}\n"
+        "  schedule: {type: interval, expression: every 1h}\n"
+        "- name: second\n  prompt_id: shared\n"
+        "  schedule: {type: interval, expression: every 1h}\n"
+    ).documents
+    async with SqliteStore(paths.database) as other_store:
+        other = JobService(other_store, settings, clock=clock)
+        await other.create_prompt("Old", "original text", prompt_id="shared")
+
+        async def rival_writes() -> None:
+            if [job.name for job in await other.list_jobs()] == ["first"]:
+                await other.create_job(
+                    {
+                        "name": "second",
+                        "prompt_id": "shared",
+                        "schedule": {"type": "interval", "expression": "every 2h"},
+                    }
+                )
+
+        async with SqliteStore(paths.database) as store:
+            service = JobService(store, settings, clock=clock, on_change=rival_writes)
+            with pytest.raises(ConflictError):
+                await service.batch_create(documents)
+            restored = await service.get_prompt("shared")
+            assert (restored.title, restored.content) == ("Old", "original text")
+
+
 async def test_batch_pause_running_selects_jobs_with_a_running_execution(
     paths: Paths, settings: Settings, client: JobService
 ) -> None:
