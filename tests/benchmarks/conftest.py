@@ -36,14 +36,16 @@ RESULT_LINE = (
 IDLE_CRON = "0 3 1 1 *"  # 03:00 on January 1st: never fires while a benchmark runs
 MANY_JOBS = 10_000
 
-# The targets in milliseconds, seconds and CPU percent are the issues' figures for the 2-core
-# machine CI runs on. A bare interpreter start (`python -c pass`, median) took 9.5 ms there on
-# 2026-11-28; the same kind of machine has been seen running everything 2-3x slower. On a
-# machine more than SLOW_MACHINE times slower than that, those targets are printed but cannot
-# fail the run: a miss there says nothing about cnp. Targets against a peer measured in the
-# same run, and memory, threads and counts, are enforced on every machine.
+# The limits in milliseconds, seconds and CPU are the issues' figures for the 2-core machine CI
+# runs on, where a bare interpreter start (`python -c pass`, median) took 9.5 ms on 2026-11-28.
+# The same kind of machine has been seen running everything 2-3x slower. On a machine up to
+# TOO_SLOW times slower than the reference, such a limit is stretched by how much slower it is
+# (measured in the same run) and the table says so. Beyond that the interpreter start no longer
+# predicts CPU-bound work (seen: start 2.3x slower, Python code 3x), so those limits are printed
+# but cannot fail the run. Limits against a peer measured in the same run, and memory, threads
+# and counts, hold on every machine.
 REFERENCE_START_S = 0.0095
-SLOW_MACHINE = 1.75
+TOO_SLOW = 1.5
 
 
 def interpreter_start(runs: int = 9) -> float:
@@ -68,18 +70,27 @@ class Machine:
         return self.start_s / REFERENCE_START_S
 
     @property
-    def at_reference_speed(self) -> bool:
-        return self.factor <= SLOW_MACHINE
+    def slowdown(self) -> float:
+        """How much an absolute limit is stretched here (never tightened on a faster machine)."""
+        return max(1.0, self.factor)
+
+    @property
+    def too_slow(self) -> bool:
+        return self.factor > TOO_SLOW
 
     def describe(self) -> str:
-        verdict = (
-            "absolute time and CPU targets enforced"
-            if self.at_reference_speed
-            else f"slower than {SLOW_MACHINE}x: absolute time and CPU targets reported only"
-        )
+        if self.too_slow:
+            verdict = (
+                f"more than {TOO_SLOW}x slower, too slow to judge absolute time and CPU limits:"
+                " reported, not enforced"
+            )
+        elif self.slowdown > 1.0:
+            verdict = f"absolute time and CPU limits are stretched by {self.slowdown:.2f}"
+        else:
+            verdict = "absolute limits hold as written"
         return (
             f"machine: python -c pass {self.start_s * 1000:.1f} ms, {self.factor:.2f}x the"
-            f" reference machine's {REFERENCE_START_S * 1000:.1f} ms; {verdict}"
+            f" reference machine's {REFERENCE_START_S * 1000:.1f} ms: {verdict}"
         )
 
 
@@ -87,6 +98,20 @@ class Machine:
 def machine() -> Machine:
     """This machine's speed, measured once per run."""
     return Machine(interpreter_start())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _byte_compiled() -> None:
+    """Byte-compile cnp_tui first, as pip does when it installs a package.
+
+    An editable install run with PYTHONDONTWRITEBYTECODE=1 (as CI machines set it) would
+    otherwise compile every module again at every start of a measured `cnp` process.
+    """
+    import compileall
+
+    import cnp_tui
+
+    compileall.compile_dir(Path(cnp_tui.__file__).parent, quiet=1)
 
 
 def write_child(path: Path, *body: str) -> Path:
@@ -187,7 +212,7 @@ class Row:
     peer: str = "-"
     peer_value: float | None = None
     enforced: bool = True
-    slow_machine: bool = False  # not enforced because this machine is too slow to tell
+    too_slow: bool = False  # an absolute limit this machine is too slow to judge
 
     @property
     def ratio(self) -> float | None:
@@ -227,22 +252,39 @@ class Report:
         value: float,
         unit: str,
         *,
-        target: str,
-        met: bool,
+        target: str = "",
+        met: bool = True,
         peer: str = "-",
         peer_value: float | None = None,
         enforced: bool = True,
-        absolute: bool = False,
+        below: float | None = None,
+        at_least: float | None = None,
     ) -> None:
         """One figure; ``enforced=False`` reports a miss in the table without failing the run.
 
         Only for targets this machine cannot show either way (the note of the table says why);
-        every target measured against a peer in the same run is enforced. ``absolute`` marks
-        a fixed time or CPU target, enforced only on a machine at the reference's speed.
+        every target measured against a peer in the same run is enforced. ``below`` and
+        ``at_least`` are absolute time or CPU limits: they give the target and the verdict, the
+        limit scaled on a machine slower than the reference (see ``Machine``).
         """
-        slow = absolute and self.machine is not None and not self.machine.at_reference_speed
-        if absolute and self.machine is not None and self.machine.describe() not in self.notes:
-            self.notes.append(self.machine.describe())
+        slowdown = self.machine.slowdown if self.machine is not None else 1.0
+        too_slow = False
+        for limit, sign, here in (
+            (below, "<", None if below is None else below * slowdown),
+            (at_least, ">=", None if at_least is None else at_least / slowdown),
+        ):
+            if limit is None or here is None:
+                continue
+            target = f"{sign} {_fmt(limit, unit)}"
+            if self.machine is not None and slowdown > 1.0:
+                too_slow = self.machine.too_slow
+                if not too_slow:
+                    target += f" (x{slowdown:.2f}: {_fmt(here, unit)})"
+                else:
+                    here = limit
+                if self.machine.describe() not in self.notes:
+                    self.notes.append(self.machine.describe())
+            met = value < here if sign == "<" else value >= here
         self.rows.append(
             Row(
                 figure,
@@ -252,8 +294,8 @@ class Report:
                 met and not math.isnan(value),
                 peer,
                 peer_value,
-                enforced and not slow,
-                slow,
+                enforced and not too_slow,
+                too_slow,
             )
         )
 
@@ -293,7 +335,7 @@ def _verdict(row: Row) -> str:
         return "MET"
     if row.enforced:
         return "MISSED"
-    return "MISSED (slow machine)" if row.slow_machine else "MISSED (reported)"
+    return "MISSED (machine too slow)" if row.too_slow else "MISSED (reported)"
 
 
 _reports: list[Report] = []

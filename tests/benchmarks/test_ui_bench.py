@@ -275,9 +275,7 @@ def test_dashboard_under_load(
             "ms",
             peer="30 idle jobs",
             peer_value=peer_p95,
-            target="< 50 ms",
-            met=p95(keys) < 50,
-            absolute=True,
+            below=50,
         )
     table.add(
         "RSS of the dashboard process",
@@ -290,9 +288,7 @@ def test_dashboard_under_load(
         "CPU of the dashboard process",
         figures["cores"],
         "cores",
-        target="< 1 core",
-        met=figures["cores"] < 1.0,
-        absolute=True,
+        below=1.0,
     )
     table.add(
         "screen reloads per second (batched)",
