@@ -275,7 +275,7 @@ class Report:
         ):
             if limit is None or here is None:
                 continue
-            target = f"{sign} {_fmt(limit, unit)}"
+            target = f"{sign} {limit:g} {unit}"
             if self.machine is not None and slowdown > 1.0:
                 too_slow = self.machine.too_slow
                 if not too_slow:
