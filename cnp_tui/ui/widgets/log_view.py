@@ -8,7 +8,7 @@ resumes it. Wrap is a toggle: wrapped rows are an index (line, offset) rebuilt o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -37,6 +37,9 @@ STREAM_COLOUR = {
     "system": "foreground-muted",
     "result": "success",
 }
+
+
+_STRIP_CACHE = 2_000
 
 
 class LogView(LineScrollView, can_focus=True):
@@ -71,6 +74,7 @@ class LogView(LineScrollView, can_focus=True):
         self._rows: list[tuple[int, int]] | None = None  # wrapped: (line index, start offset)
         self._width = 0
         self._styles: dict[str, Style] = {}
+        self._strips: dict[tuple[Any, ...], Strip] = {}  # drawn lines; a line never changes
 
     # --- content ---------------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class LogView(LineScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._styles.clear()
+        self._strips.clear()
         super().notify_style_update()
 
     def _style(self, stream: str) -> Style:
@@ -153,13 +158,18 @@ class LogView(LineScrollView, can_focus=True):
             index, start = self._rows[row]
         else:
             index, start = row, scroll_x
-        _, stream, text = self.lines[index]
-        full = self._prefix(stream) + text
-        piece = full[start : start + width]
-        style = base + self._style(stream)
-        segments = self._highlight(piece, style, index)
-        strip = Strip(segments)
-        return strip.adjust_cell_length(width, base)
+        key = (index, start, width, base, self.search, index == self.match_line)
+        strip = self._strips.get(key)
+        if strip is None:  # following a live log, most lines were drawn a frame ago
+            _, stream, text = self.lines[index]
+            full = self._prefix(stream) + text
+            piece = full[start : start + width]
+            style = base + self._style(stream)
+            strip = Strip(self._highlight(piece, style, index)).adjust_cell_length(width, base)
+            if len(self._strips) > _STRIP_CACHE:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
 
     def _highlight(self, piece: str, style: Style, index: int) -> list[Segment]:
         if not self.search or self.search.lower() not in piece.lower():
