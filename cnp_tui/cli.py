@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cnp_tui.service import JobService
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE_LIMIT = 75  # EX_TEMPFAIL: try again later
 
@@ -98,14 +99,20 @@ class CnpGroup(click.Group):
 
 pass_ctx = click.make_pass_decorator(Context)
 
-FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format; json is for scripts.",
-)
+
+def format_option(human: str, help: str) -> Callable[[F], F]:
+    """``--format HUMAN|json`` (as ``fmt``): HUMAN for a person, json for scripts."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([human, "json"]),
+        default=human,
+        show_default=True,
+        help=help,
+    )
+
+
+FORMAT = format_option("table", "Output format; json is for scripts.")
 
 
 def _json_indent() -> int | None:
@@ -856,14 +863,7 @@ def execution_show(obj: Context, execution_ref: str, fmt: str) -> None:
 @execution.command("logs")
 @click.argument("execution_ref", metavar="ID")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing lines until the execution ends.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one JSON object per line (execution_id, seq, ts, stream, text).",
-)
+@format_option("text", "json: one JSON object per line (execution_id, seq, ts, stream, text).")
 @pass_ctx
 def execution_logs(obj: Context, execution_ref: str, follow: bool, fmt: str) -> None:
     """Print an execution's log."""

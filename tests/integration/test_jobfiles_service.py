@@ -40,27 +40,30 @@ async def test_export_by_tag(client: JobService) -> None:
     assert names == ["pr-review", "pr-review-summary"]
 
 
-async def test_batch_create_rolls_back_when_another_writer_wins_a_name(
-    paths: Paths, settings: Settings, clock: ManualClock
-) -> None:
-    """Between the checks and the writes another process takes the second job's name: the
-    first job and the inline prompt created for it are removed again."""
-    documents = parse_job_file(
-        "- name: first\n  prompt: {id: shared, title: S, content: hi}\n"
-        "  schedule: {type: interval, expression: every 1h}\n"
-        "- name: second\n  prompt_id: shared\n"
-        "  schedule: {type: interval, expression: every 1h}\n"
-    ).documents
+TWO_JOBS = (
+    "- name: first\n  prompt: {id: shared, title: New, content: rewritten}\n"
+    "  schedule: {type: interval, expression: every 1h}\n"
+    "- name: second\n  prompt_id: shared\n"
+    "  schedule: {type: interval, expression: every 1h}\n"
+)
+
+
+async def batch_create_losing_a_race(
+    paths: Paths, settings: Settings, clock: ManualClock, existing_prompt: str
+) -> JobService:
+    """``batch-create`` of TWO_JOBS while another process, between the checks and the writes,
+    takes the second job's name (with ``existing_prompt``, which it creates first). Returns a
+    service on the database afterwards; the batch must have raised ConflictError."""
     async with SqliteStore(paths.database) as other_store:
         other = JobService(other_store, settings, clock=clock)
-        await other.create_prompt("Other", "x", prompt_id="other")
+        await other.create_prompt("Old", "original text", prompt_id=existing_prompt)
 
         async def rival_writes() -> None:
             if [job.name for job in await other.list_jobs()] == ["first"]:
                 await other.create_job(
                     {
                         "name": "second",
-                        "prompt_id": "other",
+                        "prompt_id": existing_prompt,
                         "schedule": {"type": "interval", "expression": "every 2h"},
                     }
                 )
@@ -68,41 +71,29 @@ async def test_batch_create_rolls_back_when_another_writer_wins_a_name(
         async with SqliteStore(paths.database) as store:
             service = JobService(store, settings, clock=clock, on_change=rival_writes)
             with pytest.raises(ConflictError):
-                await service.batch_create(documents)
-            assert [job.name for job in await service.list_jobs()] == ["second"]
-            assert [prompt.id for prompt in await service.list_prompts()] == ["other"]
+                await service.batch_create(parse_job_file(TWO_JOBS).documents)
+    return service
+
+
+async def test_batch_create_rolls_back_when_another_writer_wins_a_name(
+    paths: Paths, settings: Settings, clock: ManualClock
+) -> None:
+    """The first job and the inline prompt created for it are removed again."""
+    await batch_create_losing_a_race(paths, settings, clock, existing_prompt="other")
+    async with SqliteStore(paths.database) as store:
+        service = JobService(store, settings, clock=clock)
+        assert [job.name for job in await service.list_jobs()] == ["second"]
+        assert [prompt.id for prompt in await service.list_prompts()] == ["other"]
 
 
 async def test_batch_create_rollback_restores_a_prompt_the_file_changed(
     paths: Paths, settings: Settings, clock: ManualClock
 ) -> None:
-    """An inline prompt that rewrote an existing prompt gets its old text back on rollback."""
-    documents = parse_job_file(
-        "- name: first\n  prompt: {id: shared, title: New, content: rewritten}\n"
-        "  schedule: {type: interval, expression: every 1h}\n"
-        "- name: second\n  prompt_id: shared\n"
-        "  schedule: {type: interval, expression: every 1h}\n"
-    ).documents
-    async with SqliteStore(paths.database) as other_store:
-        other = JobService(other_store, settings, clock=clock)
-        await other.create_prompt("Old", "original text", prompt_id="shared")
-
-        async def rival_writes() -> None:
-            if [job.name for job in await other.list_jobs()] == ["first"]:
-                await other.create_job(
-                    {
-                        "name": "second",
-                        "prompt_id": "shared",
-                        "schedule": {"type": "interval", "expression": "every 2h"},
-                    }
-                )
-
-        async with SqliteStore(paths.database) as store:
-            service = JobService(store, settings, clock=clock, on_change=rival_writes)
-            with pytest.raises(ConflictError):
-                await service.batch_create(documents)
-            restored = await service.get_prompt("shared")
-            assert (restored.title, restored.content) == ("Old", "original text")
+    """An inline prompt that rewrote an existing prompt gets its old text back."""
+    await batch_create_losing_a_race(paths, settings, clock, existing_prompt="shared")
+    async with SqliteStore(paths.database) as store:
+        restored = await JobService(store, settings, clock=clock).get_prompt("shared")
+        assert (restored.title, restored.content) == ("Old", "original text")
 
 
 async def test_batch_pause_running_selects_jobs_with_a_running_execution(
