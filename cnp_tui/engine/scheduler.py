@@ -132,6 +132,7 @@ class Scheduler:
         self._cancel_on_start: set[str] = set()
         self._running_per_job: Counter[str] = Counter()
         self._prompts: dict[str, Prompt] = {}
+        self._prompt_loads: dict[str, asyncio.Future[Prompt | None]] = {}
         self._cooldown: Cooldown | None = None
         self._next_run_after: datetime | None = None
         self._deadline: datetime | None = None  # when the sleeping loop wakes by itself
@@ -485,10 +486,18 @@ class Scheduler:
 
     async def _prompt(self, prompt_id: str) -> Prompt | None:
         prompt = self._prompts.get(prompt_id)
-        if prompt is None:
-            prompt = await self.store.get_prompt(prompt_id)
-            if prompt is not None:
-                self._prompts[prompt_id] = prompt
+        if prompt is not None:
+            return prompt
+        # One read per prompt however many runs start at once: a thousand jobs due together
+        # would otherwise queue a thousand identical reads before the first child is spawned.
+        loading = self._prompt_loads.get(prompt_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self.store.get_prompt(prompt_id))
+            self._prompt_loads[prompt_id] = loading
+            loading.add_done_callback(lambda _: self._prompt_loads.pop(prompt_id, None))
+        prompt = await asyncio.shield(loading)
+        if prompt is not None:
+            self._prompts[prompt_id] = prompt
         return prompt
 
     async def _execute(self, execution: Execution, job: Job) -> None:
