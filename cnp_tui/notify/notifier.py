@@ -207,10 +207,6 @@ class Notifier:
         config = job.notification_config or NotificationConfig()
         return config, list(config.channels or self.config.default_channels)
 
-    async def handle(self, event: Event) -> list[Notification]:
-        """Decide which notifications ``event`` causes and write them to the outbox."""
-        return await self.handle_many([event])
-
     async def handle_many(self, events: Sequence[Event]) -> list[Notification]:
         """Decide for ``events`` in order (one read of their jobs and alert state), then write
         every row they cause in one transaction."""

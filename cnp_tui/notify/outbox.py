@@ -256,9 +256,6 @@ class Outbox:
 
     # --- per-job alert state (failure / recovery folding) ------------------------------------
 
-    async def is_failing(self, job_id: str) -> bool:
-        return bool(await self.failing_among([job_id]))
-
     async def failing_among(self, job_ids: Collection[str]) -> set[str]:
         """Which of ``job_ids`` are in a failing streak (one query)."""
         if not job_ids:

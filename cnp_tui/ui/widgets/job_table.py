@@ -8,7 +8,7 @@ and a style name); the table draws rows from them and moves a cursor. Re-sorting
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -39,9 +39,6 @@ def fit(text: str, width: int) -> str:
     if len(text) > width:
         return text[: max(0, width - 1)] + "…" if width else ""
     return text.ljust(width)
-
-
-_STRIP_CACHE = 1_000
 
 
 class JobTable(LineScrollView, can_focus=True):
@@ -75,9 +72,6 @@ class JobTable(LineScrollView, can_focus=True):
         self.order: list[str] = []
         self.cells: dict[str, dict[str, Cell]] = {}
         self.dimmed: set[str] = set()
-        # Rendered rows by what they show: a repaint (a key, a countdown tick) rebuilds only
-        # the rows whose cells changed.
-        self._strips: dict[tuple[Any, ...], Strip] = {}
 
     # --- data ------------------------------------------------------------------------------
 
@@ -113,10 +107,6 @@ class JobTable(LineScrollView, can_focus=True):
 
     # --- rendering -------------------------------------------------------------------------
 
-    def notify_style_update(self) -> None:
-        self._strips.clear()  # a theme switch recolours every row
-        super().notify_style_update()
-
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:  # the header stays put while the rows scroll
@@ -131,17 +121,18 @@ class JobTable(LineScrollView, can_focus=True):
         cells = self.cells.get(job_id, {})
         muted = job_id in self.dimmed
         shown = tuple((cells.get(c.key, ("", "")), c.width) for c in self.columns)
-        key = (shown, muted, width, base)
-        strip = self._strips.get(key)
-        if strip is None:  # a row that changed, or scrolled into view for the first time
-            segments: list[Segment] = []
-            for (text, colour), column_width in shown:
-                style = base + style_of(self.app, "foreground-muted" if muted else colour)
-                segments.append(Segment(" " + fit(text, column_width) + " ", style))
-            strip = Strip(segments).adjust_cell_length(width, base)
-            if len(self._strips) > _STRIP_CACHE:
-                self._strips.clear()
-            self._strips[key] = strip
+
+        def draw() -> Strip:
+            segments = [
+                Segment(
+                    " " + fit(text, column_width) + " ",
+                    base + style_of(self.app, "foreground-muted" if muted else colour),
+                )
+                for (text, colour), column_width in shown
+            ]
+            return Strip(segments).adjust_cell_length(width, base)
+
+        strip = self.strip((shown, muted, width, base), draw)
         if row == self.cursor and self.has_focus:
             strip = strip.apply_style(self.get_component_rich_style("jobtable--cursor"))
         elif row == self.cursor:

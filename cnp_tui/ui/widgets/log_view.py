@@ -8,7 +8,7 @@ resumes it. Wrap is a toggle: wrapped rows are an index (line, offset) rebuilt o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -37,9 +37,6 @@ STREAM_COLOUR = {
     "system": "foreground-muted",
     "result": "success",
 }
-
-
-_STRIP_CACHE = 2_000
 
 
 class LogView(LineScrollView, can_focus=True):
@@ -74,7 +71,6 @@ class LogView(LineScrollView, can_focus=True):
         self._rows: list[tuple[int, int]] | None = None  # wrapped: (line index, start offset)
         self._width = 0
         self._styles: dict[str, Style] = {}
-        self._strips: dict[tuple[Any, ...], Strip] = {}  # drawn lines; a line never changes
 
     # --- content ---------------------------------------------------------------------------
 
@@ -136,7 +132,6 @@ class LogView(LineScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._styles.clear()
-        self._strips.clear()
         super().notify_style_update()
 
     def _style(self, stream: str) -> Style:
@@ -158,18 +153,15 @@ class LogView(LineScrollView, can_focus=True):
             index, start = self._rows[row]
         else:
             index, start = row, scroll_x
-        key = (index, start, width, base, self.search, index == self.match_line)
-        strip = self._strips.get(key)
-        if strip is None:  # following a live log, most lines were drawn a frame ago
+
+        def draw() -> Strip:
             _, stream, text = self.lines[index]
-            full = self._prefix(stream) + text
-            piece = full[start : start + width]
-            style = base + self._style(stream)
-            strip = Strip(self._highlight(piece, style, index)).adjust_cell_length(width, base)
-            if len(self._strips) > _STRIP_CACHE:
-                self._strips.clear()
-            self._strips[key] = strip
-        return strip
+            piece = (self._prefix(stream) + text)[start : start + width]
+            segments = self._highlight(piece, base + self._style(stream), index)
+            return Strip(segments).adjust_cell_length(width, base)
+
+        # A stored line never changes: following a live log, most were drawn a frame ago.
+        return self.strip((index, start, width, base, self.search, index == self.match_line), draw)
 
     def _highlight(self, piece: str, style: Style, index: int) -> list[Segment]:
         if not self.search or self.search.lower() not in piece.lower():
