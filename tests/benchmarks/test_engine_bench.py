@@ -45,7 +45,8 @@ from tests.benchmarks.conftest import MANY_JOBS, Report, assert_targets
 pytestmark = pytest.mark.benchmark
 
 BURST = 1_000  # jobs due at the same instant
-BURST_ROUNDS = 3  # cnp, bare loop and APScheduler (memory) interleaved, medians compared
+BURST_ROUNDS = 4  # cnp, bare loop and APScheduler (memory) interleaved, medians compared
+WARM_UP = 200  # jobs of the uncounted first round (first-use costs of each contender)
 SUSTAINED = 3_000  # executions in the throughput run
 SUSTAINED_WORKERS = 50
 SUSTAINED_ROUNDS = 2
@@ -172,6 +173,11 @@ async def test_burst_of_due_jobs(
     argv = [str(trivial_child)]
     cnp, bare, aps_memory = BurstFigures(), BurstFigures(), BurstFigures()
     margins: list[float] = []
+    # An uncounted small round first: each contender's first burst in a process pays one-off
+    # costs (imports, schema builds, the first database open) that no later burst pays.
+    await cnp_burst(tmp_path / "cnp-warm-up", trivial_child, WARM_UP, 2.0)
+    await peers.bare_burst(argv, time.time() + 0.5, WARM_UP)
+    await peers.apscheduler_burst(argv, time.time() + 1.0, WARM_UP, sqlite_file=None)
     for round_ in range(BURST_ROUNDS):  # interleaved: cnp, bare, APScheduler (memory)
         burst, margin = await cnp_burst(tmp_path / f"cnp-{round_}", trivial_child, BURST, 4.0)
         cnp.add(burst)
@@ -196,14 +202,20 @@ async def test_burst_of_due_jobs(
         "ms",
         below=50,
     )
+    # Each round runs cnp and the bare loop back to back: the ratio is taken within a round
+    # (a machine whose speed drifts, or a hypervisor taking CPU away, hits both alike), then
+    # the median over the rounds.
+    paired = peers.median(
+        [c / b for c, b in zip(cnp.start_p99, bare.start_p99, strict=True) if b > 0]
+    )
     table.add(
         "child start p99",
         cnp.start,
         "ms",
         peer="bare asyncio loop",
         peer_value=bare.start,
-        target="<= 1.5x bare",
-        met=cnp.start <= 1.5 * bare.start,
+        target=f"<= 1.5x bare (paired: {paired:.2f}x)",
+        met=paired <= 1.5,
     )
     table.add(
         "claim p99",
@@ -253,8 +265,9 @@ async def test_burst_of_due_jobs(
         met=cnp.failures == 0,
     )
     table.note(
-        f"medians of {BURST_ROUNDS} interleaved rounds (cnp, bare, APScheduler memory); "
-        "APScheduler SQLite once"
+        f"medians of {BURST_ROUNDS} interleaved rounds (cnp, bare, APScheduler memory) after an"
+        f" uncounted {WARM_UP}-job round of each; APScheduler SQLite once; the 1.5x bare limit"
+        " holds the median of the per-round ratios"
     )
     table.note(
         "p99 per round: cnp claim "
