@@ -102,7 +102,7 @@ def machine() -> Machine:
 
 @pytest.fixture(scope="session", autouse=True)
 def _byte_compiled() -> None:
-    """Byte-compile cnp_tui first, as pip does when it installs a package.
+    """Byte-compile cnp_tui first, as pip does when it installs a package; then sync the disk.
 
     An editable install run with PYTHONDONTWRITEBYTECODE=1 (as CI machines set it) would
     otherwise compile every module again at every start of a measured `cnp` process.
@@ -112,6 +112,9 @@ def _byte_compiled() -> None:
     import cnp_tui
 
     compileall.compile_dir(Path(cnp_tui.__file__).parent, quiet=1)
+    # Write out what is pending (an install, a compile) so that disk writeback does not land
+    # inside a measurement: cnp commits to SQLite while it runs, the bare loop does not.
+    os.sync()
 
 
 def write_child(path: Path, *body: str) -> Path:
