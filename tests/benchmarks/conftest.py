@@ -145,6 +145,22 @@ def _enough_file_descriptors() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+@pytest.fixture
+def frozen_heap() -> Iterator[None]:
+    """The heap as `cnp --no-ui` runs with it: what exists at start is frozen (gc.freeze in
+    run_headless). In-process, the heap is the test session's, hundreds of tests deep; left
+    unfrozen, every full collection the engine triggers would rescan it all, a cost the real
+    engine does not have. Released after the test."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @pytest.fixture(autouse=True)
 def _restore_child_watcher() -> Iterator[None]:
     """Put back the process-wide child watcher (Python 3.11) that engines and peers replace.

@@ -165,6 +165,7 @@ class BurstFigures:
         return peers.median(self.start_p99) * 1000
 
 
+@pytest.mark.usefixtures("frozen_heap")
 async def test_burst_of_due_jobs(
     tmp_path: Path, trivial_child: Path, report: Callable[[str], Report]
 ) -> None:
@@ -369,6 +370,7 @@ def stored_problems(database: Path, count: int) -> str:
     return "; ".join(problems)
 
 
+@pytest.mark.usefixtures("frozen_heap")
 async def test_sustained_executions(
     tmp_path: Path, trivial_child: Path, report: Callable[[str], Report]
 ) -> None:
